@@ -1,0 +1,40 @@
+# The two commands of the README: `make run` (the whole system) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test install lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## Start web (gunicorn), Celery worker and beat on the embedded defaults.
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "Helpdesk: http://127.0.0.1:$(PORT)/  (agent console: http://127.0.0.1:$(PORT)/admin/)"
+	@echo "Stop with Ctrl-C."
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile Procfile
+
+## Run the test suite (PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set).
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python bench/business_time.py
+
+clean:
+	rm -rf var/broker var/results var/cache var/static

@@ -1,0 +1,128 @@
+"""Load demo data: a superuser, one agent per role, three customer organisations."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import roles
+from accounts.models import Organization, SupportAdministrator, User
+
+DEMO_PASSWORD = "helpdesk-demo"
+
+AGENTS = [
+    ("engineer@example.com", "Sam Engineer", roles.SUPPORT_ENGINEER),
+    ("escalation@example.com", "Erin Escalation", roles.ESCALATION_ENGINEER),
+    ("tam@example.com", "Tara Tam", roles.TAM),
+    ("pm@example.com", "Pat Manager", roles.PROJECT_MANAGER),
+    ("manager@example.com", "Morgan Lead", roles.SUPPORT_MANAGER),
+]
+
+# (slug, name, time zone, licence days from today, administrators)
+ORGANIZATIONS = [
+    (
+        "acme",
+        "Acme Corporation",
+        "America/Los_Angeles",
+        365,
+        [("ada@acme.example", "Ada Admin")],
+    ),
+    (
+        "globex",
+        "Globex",
+        "Europe/London",
+        180,
+        [("gil@globex.example", "Gil Admin"), ("ada@acme.example", "Ada Admin")],
+    ),
+    (
+        "initech",
+        "Initech (licence expired)",
+        "America/Denver",
+        -30,
+        [("ian@initech.example", "Ian Admin")],
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo users and organisations (idempotent: existing rows are kept)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="Run even when DJANGO_ENV=production (demo passwords are public).",
+        )
+
+    def handle(self, *args, allow_production: bool = False, **options):
+        if settings.IS_PRODUCTION and not allow_production:
+            raise CommandError(
+                "refusing to create demo logins with a public password in production "
+                "(pass --allow-production to insist)"
+            )
+        with transaction.atomic():
+            created = self._seed()
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data ready ({created} new rows).")
+            if created
+            else "Demo data already present; nothing changed."
+        )
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for email, description in self._logins():
+            self.stdout.write(f"  {email:<26} {description}")
+
+    def _seed(self) -> int:
+        created = 0
+        _, new = self._user("admin@example.com", "Demo Superuser", superuser=True)
+        created += new
+        for email, name, role in AGENTS:
+            user, new = self._user(email, name, staff=True)
+            created += new
+            if new:
+                user.groups.add(Group.objects.get(name=role))
+        today = timezone.localdate()
+        for slug, name, tz, licence_days, admins in ORGANIZATIONS:
+            org, new = Organization.objects.get_or_create(
+                slug=slug,
+                defaults={
+                    "name": name,
+                    "time_zone": tz,
+                    "licence_active_until": today + timedelta(days=licence_days),
+                },
+            )
+            created += new
+            for email, full_name in admins:
+                user, new_user = self._user(email, full_name)
+                _, new_admin = SupportAdministrator.objects.get_or_create(
+                    user=user, organization=org
+                )
+                created += new_user + new_admin
+        return created
+
+    def _user(
+        self,
+        email: str,
+        full_name: str,
+        *,
+        staff: bool = False,
+        superuser: bool = False,
+    ) -> tuple[User, bool]:
+        user = User.objects.filter(email__iexact=email).first()
+        if user is not None:
+            return user, False
+        make = User.objects.create_superuser if superuser else User.objects.create_user
+        return make(email, DEMO_PASSWORD, full_name=full_name, is_staff=staff), True
+
+    def _logins(self) -> list[tuple[str, str]]:
+        logins = [("admin@example.com", "superuser — agent console at /admin/")]
+        logins += [(email, f"agent: {role}") for email, _, role in AGENTS]
+        for slug, _, _, licence_days, admins in ORGANIZATIONS:
+            state = "expired licence" if licence_days < 0 else "active licence"
+            logins += [
+                (email, f"Support Administrator of {slug} ({state})")
+                for email, _ in admins
+            ]
+        return logins

@@ -1,0 +1,32 @@
+"""Create the agent-role groups. Their permissions are granted after migrate
+(accounts.apps), when every app's permission rows exist."""
+
+from django.db import migrations
+
+ROLES = (
+    "Support Engineer",
+    "Escalation Engineer",
+    "TAM",
+    "Project Manager",
+    "Support Manager",
+)
+
+
+def create_roles(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in ROLES:
+        Group.objects.get_or_create(name=name)
+
+
+def remove_roles(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    Group.objects.filter(name__in=ROLES).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+    ]
+
+    operations = [migrations.RunPython(create_roles, remove_roles)]

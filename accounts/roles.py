@@ -1,0 +1,109 @@
+"""Agent roles: Django groups and the model permissions each one holds.
+
+The groups are created by a data migration; their permissions are granted after every
+``migrate`` (``accounts.apps``), because a fresh database has no permission rows until
+the migrations have run. Permissions that an administrator adds to a group by hand are
+kept; a permission for a model that does not exist yet is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+SUPPORT_ENGINEER = "Support Engineer"
+ESCALATION_ENGINEER = "Escalation Engineer"
+TAM = "TAM"
+PROJECT_MANAGER = "Project Manager"
+SUPPORT_MANAGER = "Support Manager"
+
+AGENT_ROLES = (
+    SUPPORT_ENGINEER,
+    ESCALATION_ENGINEER,
+    TAM,
+    PROJECT_MANAGER,
+    SUPPORT_MANAGER,
+)
+
+
+def _perms(app_label: str, actions: str, *models: str) -> list[str]:
+    return [
+        f"{app_label}.{action}_{model}"
+        for model in models
+        for action in actions.split()
+    ]
+
+
+# Everyone who works tickets reads customers, plans and targets.
+_READ_CUSTOMERS_AND_POLICIES = [
+    *_perms("accounts", "view", "organization", "supportadministrator", "user"),
+    *_perms(
+        "policies",
+        "view",
+        "businesscalendar",
+        "supportplan",
+        "severity",
+        "slotarget",
+        "severitycap",
+    ),
+]
+_WORK_TICKETS = [
+    *_perms("helpdesk", "view add change", "ticket", "message", "attachment"),
+    *_perms("helpdesk", "view add", "severitychange"),
+    *_perms("helpdesk", "view", "escalation", "sloclock"),
+]
+_READ_TAM = _perms("tam", "view", "contract", "hourbucket", "timeentry", "meeting")
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    SUPPORT_ENGINEER: [*_READ_CUSTOMERS_AND_POLICIES, *_WORK_TICKETS],
+    ESCALATION_ENGINEER: [
+        *_READ_CUSTOMERS_AND_POLICIES,
+        *_WORK_TICKETS,
+        *_perms("helpdesk", "change", "severitychange", "escalation"),
+    ],
+    TAM: [
+        *_READ_CUSTOMERS_AND_POLICIES,
+        *_WORK_TICKETS,
+        *_READ_TAM,
+        *_perms("tam", "add change", "timeentry", "meeting"),
+    ],
+    PROJECT_MANAGER: [
+        *_READ_CUSTOMERS_AND_POLICIES,
+        *_perms("helpdesk", "view", "ticket", "message"),
+        *_READ_TAM,
+        *_perms("tam", "add change", "meeting", "timeentry"),
+    ],
+    SUPPORT_MANAGER: [
+        *_READ_CUSTOMERS_AND_POLICIES,
+        *_WORK_TICKETS,
+        *_READ_TAM,
+        *_perms("accounts", "add change", "organization", "supportadministrator"),
+        *_perms("accounts", "delete", "supportadministrator"),
+        *_perms("helpdesk", "change", "severitychange", "escalation"),
+        *_perms(
+            "policies",
+            "add change",
+            "businesscalendar",
+            "supportplan",
+            "severity",
+            "slotarget",
+            "severitycap",
+        ),
+        *_perms("tam", "add change", "contract", "hourbucket", "timeentry", "meeting"),
+    ],
+}
+
+
+def grant_role_permissions(
+    group_model, permission_model, roles: Iterable[str] = AGENT_ROLES
+) -> None:
+    """Create the role groups if missing and add the permissions that exist."""
+    wanted = {perm for role in roles for perm in ROLE_PERMISSIONS[role]}
+    by_name = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in permission_model.objects.select_related("content_type")
+        if f"{p.content_type.app_label}.{p.codename}" in wanted
+    }
+    for role in roles:
+        group, _ = group_model.objects.get_or_create(name=role)
+        present = [by_name[name] for name in ROLE_PERMISSIONS[role] if name in by_name]
+        group.permissions.add(*present)

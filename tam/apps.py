@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TamConfig(AppConfig):
+    name = "tam"
+    verbose_name = "TAM contracts"

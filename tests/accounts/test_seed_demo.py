@@ -1,0 +1,60 @@
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import Organization, SupportAdministrator, User
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts() -> dict[str, int]:
+    return {
+        "users": User.objects.count(),
+        "organizations": Organization.objects.count(),
+        "administrators": SupportAdministrator.objects.count(),
+        "org_history": Organization.history.count(),
+        "admin_history": SupportAdministrator.history.count(),
+    }
+
+
+def test_seed_demo_creates_every_kind_of_login_and_prints_them():
+    out = StringIO()
+
+    call_command("seed_demo", stdout=out)
+
+    assert User.objects.filter(is_superuser=True).exists()
+    for role in (
+        "Support Engineer",
+        "Escalation Engineer",
+        "TAM",
+        "Project Manager",
+        "Support Manager",
+    ):
+        assert User.objects.filter(is_staff=True, groups__name=role).exists(), role
+    assert Organization.objects.count() == 3
+    assert Organization.objects.filter(licence_active_until__lt="2026-11-22").exists()
+    assert all(org.administrators.exists() for org in Organization.objects.all())
+    text = out.getvalue()
+    assert "admin@example.com" in text
+    assert "helpdesk-demo" in text
+    assert "expired licence" in text
+
+
+def test_seed_demo_twice_changes_nothing():
+    call_command("seed_demo", stdout=StringIO())
+    before = _counts()
+    out = StringIO()
+
+    call_command("seed_demo", stdout=out)
+
+    assert _counts() == before
+    assert "nothing changed" in out.getvalue()
+
+
+def test_seed_demo_refuses_production_unless_told(settings):
+    settings.IS_PRODUCTION = True
+
+    with pytest.raises(CommandError, match="production"):
+        call_command("seed_demo", stdout=StringIO())
+    assert User.objects.count() == 0

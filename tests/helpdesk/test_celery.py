@@ -1,0 +1,82 @@
+"""The Celery round trip for real: a worker on Redis, and the embedded broker that
+`make run` uses with no service at all."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from helpdesk.tasks import ping
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.integration
+
+
+def test_ping_round_trip_through_redis_and_a_real_worker(celery_app_live):
+    with start_worker(celery_app_live, pool="solo", perform_ping_check=False):
+        result = ping.delay()
+
+        assert result.get(timeout=20) == "pong"
+    assert celery_app_live.conf.broker_url.startswith("redis://")
+
+
+def test_ping_round_trip_on_the_embedded_broker_without_any_service(tmp_path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))
+    }
+    env.update(
+        HELPDESK_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="helpdesk.settings"
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "helpdesk",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    client = textwrap.dedent(
+        """
+        import django
+        django.setup()
+        from django.conf import settings
+        assert settings.CELERY_BROKER_URL.startswith("filesystem://")
+        from helpdesk.tasks import ping
+        print(ping.delay().get(timeout=30))
+        """
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", client],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "pong"
