@@ -113,6 +113,13 @@ class Organization(models.Model):
     licence_type = models.CharField(
         max_length=20, choices=LicenceType.choices, default=LicenceType.SAAS
     )
+    support_plan = models.ForeignKey(
+        "policies.SupportPlan",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="organizations",
+    )
     licence_active_until = models.DateField(
         help_text="Last day of the licence (inclusive); support needs an active one."
     )

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Organization, SupportAdministrator, User
+from policies.models import SLOTarget, SupportPlan
 
 pytestmark = pytest.mark.django_db
 
@@ -15,6 +16,8 @@ def _counts() -> dict[str, int]:
         "administrators": SupportAdministrator.objects.count(),
         "org_history": Organization.history.count(),
         "admin_history": SupportAdministrator.history.count(),
+        "plan_history": SupportPlan.history.count(),
+        "target_history": SLOTarget.history.count(),
     }
 
 
@@ -35,6 +38,13 @@ def test_seed_demo_creates_every_kind_of_login_and_prints_them():
     assert Organization.objects.count() == 3
     assert Organization.objects.filter(licence_active_until__lt="2026-11-22").exists()
     assert all(org.administrators.exists() for org in Organization.objects.all())
+    plans = dict(Organization.objects.values_list("slug", "support_plan__slug"))
+    assert plans == {
+        "acme": "janrain-platinum",
+        "globex": "jelastic",
+        "initech": "jumpcloud",
+    }
+    assert SupportPlan.objects.count() == 7
     text = out.getvalue()
     assert "admin@example.com" in text
     assert "helpdesk-demo" in text

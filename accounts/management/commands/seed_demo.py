@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import Organization, SupportAdministrator, User
+from policies.loader import load_policy_packs
+from policies.models import SupportPlan
 
 DEMO_PASSWORD = "helpdesk-demo"
 
@@ -21,12 +23,13 @@ AGENTS = [
     ("manager@example.com", "Morgan Lead", roles.SUPPORT_MANAGER),
 ]
 
-# (slug, name, time zone, licence days from today, administrators)
+# (slug, name, time zone, plan, licence days from today, administrators)
 ORGANIZATIONS = [
     (
         "acme",
         "Acme Corporation",
         "America/Los_Angeles",
+        "janrain-platinum",
         365,
         [("ada@acme.example", "Ada Admin")],
     ),
@@ -34,6 +37,7 @@ ORGANIZATIONS = [
         "globex",
         "Globex",
         "Europe/London",
+        "jelastic",
         180,
         [("gil@globex.example", "Gil Admin"), ("ada@acme.example", "Ada Admin")],
     ),
@@ -41,6 +45,7 @@ ORGANIZATIONS = [
         "initech",
         "Initech (licence expired)",
         "America/Denver",
+        "jumpcloud",
         -30,
         [("ian@initech.example", "Ian Admin")],
     ),
@@ -48,7 +53,10 @@ ORGANIZATIONS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo users and organisations (idempotent: existing rows are kept)."
+    help = (
+        "Load the policy packs and create demo users and organisations on plans "
+        "(idempotent: existing rows are kept)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -64,6 +72,8 @@ class Command(BaseCommand):
                 "(pass --allow-production to insist)"
             )
         with transaction.atomic():
+            for slug, report in load_policy_packs().items():
+                self.stdout.write(f"policy pack {slug}: {report}")
             created = self._seed()
         self.stdout.write(
             self.style.SUCCESS(f"Demo data ready ({created} new rows).")
@@ -84,12 +94,13 @@ class Command(BaseCommand):
             if new:
                 user.groups.add(Group.objects.get(name=role))
         today = timezone.localdate()
-        for slug, name, tz, licence_days, admins in ORGANIZATIONS:
+        for slug, name, tz, plan, licence_days, admins in ORGANIZATIONS:
             org, new = Organization.objects.get_or_create(
                 slug=slug,
                 defaults={
                     "name": name,
                     "time_zone": tz,
+                    "support_plan": SupportPlan.objects.get(slug=plan),
                     "licence_active_until": today + timedelta(days=licence_days),
                 },
             )
@@ -119,10 +130,10 @@ class Command(BaseCommand):
     def _logins(self) -> list[tuple[str, str]]:
         logins = [("admin@example.com", "superuser — agent console at /admin/")]
         logins += [(email, f"agent: {role}") for email, _, role in AGENTS]
-        for slug, _, _, licence_days, admins in ORGANIZATIONS:
+        for slug, _, _, plan, licence_days, admins in ORGANIZATIONS:
             state = "expired licence" if licence_days < 0 else "active licence"
             logins += [
-                (email, f"Support Administrator of {slug} ({state})")
+                (email, f"Support Administrator of {slug} ({plan}, {state})")
                 for email, _ in admins
             ]
         return logins

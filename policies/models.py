@@ -1,0 +1,445 @@
+"""Support policies as data: calendars, plans, severities, SLO targets and caps.
+
+Every table keeps its history (django-simple-history): a policy edit never rewrites
+what a ticket was promised. The arithmetic lives in ``business_time`` and ``slo``.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from accounts.models import validate_time_zone
+from policies.business_time import Schedule
+from policies.calendars import cached_schedule
+
+WEEKDAYS = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
+
+_hh_mm = RegexValidator(r"^([01]\d|2[0-3]):[0-5]\d$", "Use HH:MM, e.g. 07:00.")
+_hh_mm_or_24 = RegexValidator(
+    r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$", "Use HH:MM, e.g. 19:00, or 24:00."
+)
+
+
+class BusinessCalendar(models.Model):
+    """When the clock runs: always, Monday to Friday, or weekly hours minus holidays."""
+
+    class Kind(models.TextChoices):
+        ALWAYS = "24x7", "24x7 (always open)"
+        WEEKDAYS = "24x5", "24x5 (Mon 00:00 - Fri 24:00)"
+        HOURS = "hours", "Weekly opening hours"
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.HOURS)
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+    holiday_country = models.CharField(
+        max_length=8,
+        blank=True,
+        help_text="Also close on this country's public holidays (ISO code, e.g. US).",
+    )
+    holiday_subdivision = models.CharField(
+        max_length=8, blank=True, help_text="Optional region, e.g. CA for California."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.holiday_country:
+            from policies.calendars import country_holidays
+
+            try:
+                country_holidays(self.holiday_country, self.holiday_subdivision, [2026])
+            except ValueError as exc:
+                raise ValidationError({"holiday_country": str(exc)}) from None
+
+    def schedule(self, years: range | None = None) -> Schedule:
+        """Return the engine's view of this calendar (cached by its definition).
+
+        Country holidays are taken for ``years`` (default: five years around today);
+        explicit holidays always count. Reads ``hours`` and ``holidays`` (prefetch them
+        when building many).
+        """
+        weekly: dict[int, list[tuple[str, str]]] = {}
+        if self.kind == self.Kind.ALWAYS:
+            return Schedule.always()
+        if self.kind == self.Kind.WEEKDAYS:
+            weekly = {day: [("00:00", "24:00")] for day in range(5)}
+        else:
+            for hours in self.hours.all():
+                weekly.setdefault(hours.weekday, []).append((hours.opens, hours.closes))
+        explicit = tuple(sorted(h.date for h in self.holidays.all()))
+        return cached_schedule(
+            self.time_zone,
+            tuple((day, tuple(sorted(spans))) for day, spans in sorted(weekly.items())),
+            explicit,
+            self.holiday_country,
+            self.holiday_subdivision,
+            years,
+        )
+
+
+class OpeningHours(models.Model):
+    """One open interval of one weekday: 07:00-19:00; overnight shifts use two rows."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="hours"
+    )
+    weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS)
+    opens = models.CharField(max_length=5, validators=[_hh_mm])
+    closes = models.CharField(max_length=5, validators=[_hh_mm_or_24])
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["calendar", "weekday", "opens"]
+        verbose_name_plural = "opening hours"
+        constraints = [
+            # HH:MM strings compare like the times they spell.
+            models.CheckConstraint(
+                condition=Q(closes__gt=F("opens")), name="hours_close_after_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__lte=6), name="hours_weekday_0_to_6"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens}-{self.closes}"
+
+
+class Holiday(models.Model):
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="holidays"
+    )
+    date = models.DateField()
+    name = models.CharField(max_length=120, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["calendar", "date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["calendar", "date"], name="one_holiday_per_calendar_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}".strip()
+
+
+class SupportPlan(models.Model):
+    """What a customer bought: hours, channels, features and the severity rules."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    source = models.CharField(
+        max_length=200, blank=True, help_text="The policy document this plan encodes."
+    )
+    prioritisation_rank = models.PositiveSmallIntegerField(
+        default=0, help_text="Ticket prioritisation: higher is served first (0 = none)."
+    )
+    business_calendar = models.ForeignKey(
+        BusinessCalendar,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The plan's support hours. Empty: no business hours (every ticket "
+        "gets the business-hours target).",
+    )
+    has_web = models.BooleanField("web portal", default=True)
+    has_email = models.BooleanField("e-mail", default=True)
+    has_chat = models.BooleanField("chat", default=False)
+    has_phone = models.BooleanField("phone", default=False)
+    includes_tam = models.BooleanField("technical account manager", default=False)
+    includes_pair_programming = models.BooleanField(
+        "pair programming and architecture reviews", default=False
+    )
+    includes_quarterly_reviews = models.BooleanField("quarterly reviews", default=False)
+    includes_roadmap_insight = models.BooleanField(
+        "product roadmap insight", default=False
+    )
+    default_severity = models.ForeignKey(
+        "Severity",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Given to a ticket filed without a severity (the lowest).",
+    )
+    upgrade_needs_justification = models.BooleanField(
+        default=False,
+        help_text="An upgrade must show the increased impact in writing.",
+    )
+    downgrade_notifies_customer = models.BooleanField(default=True)
+    downgrade_needs_customer_agreement = models.BooleanField(
+        default=False, help_text="A downgrade applies only once the customer agrees."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-prioritisation_rank", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if (
+            self.default_severity_id
+            and self.pk
+            and self.default_severity.plan_id != self.pk
+        ):
+            raise ValidationError(
+                {"default_severity": "Choose one of this plan's own severities."}
+            )
+
+    @property
+    def channels(self) -> list[str]:
+        names = [("web", self.has_web), ("e-mail", self.has_email)]
+        names += [("chat", self.has_chat), ("phone", self.has_phone)]
+        return [name for name, present in names if present]
+
+    @property
+    def features(self) -> list[str]:
+        flags = [
+            "includes_tam",
+            "includes_pair_programming",
+            "includes_quarterly_reviews",
+            "includes_roadmap_insight",
+        ]
+        return [
+            str(self._meta.get_field(flag).verbose_name)
+            for flag in flags
+            if getattr(self, flag)
+        ]
+
+
+class Severity(models.Model):
+    """One severity level of one plan: 1 is the most severe."""
+
+    plan = models.ForeignKey(
+        SupportPlan, on_delete=models.CASCADE, related_name="severities"
+    )
+    level = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(9)]
+    )
+    name = models.CharField(max_length=80)
+    description = models.TextField(blank=True)
+    characteristics = models.TextField(
+        blank=True, help_text="One characteristic per line; the ticket form lists them."
+    )
+    requires_customer_contact = models.BooleanField(
+        default=False,
+        help_text="The customer must name a person available during resolution.",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["plan", "level"]
+        verbose_name_plural = "severities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "level"], name="one_severity_per_plan_level"
+            ),
+            models.CheckConstraint(
+                condition=Q(level__gte=1), name="severity_level_gte_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def characteristic_list(self) -> list[str]:
+        return [
+            line.strip() for line in self.characteristics.splitlines() if line.strip()
+        ]
+
+
+def _duration_parts(minutes: int | None, business_days: int | None) -> str:
+    if business_days:
+        return f"{business_days} business day{'s' if business_days != 1 else ''}"
+    if minutes is None:
+        return "-"
+    if minutes % 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h"
+
+
+class SLOTarget(models.Model):
+    """Initial-response and goal-resolution targets of a plan, for one severity or all.
+
+    Each target is either minutes of open time or whole business days, counted on its
+    own calendar. ``off_hours_response_minutes`` is wall-clock time, used instead when
+    the ticket opens while the plan's business hours are closed.
+    """
+
+    plan = models.ForeignKey(
+        SupportPlan, on_delete=models.CASCADE, related_name="targets"
+    )
+    severity = models.ForeignKey(
+        Severity,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="targets",
+        help_text="Empty: the target for every severity of the plan.",
+    )
+    response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    response_business_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolution_business_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    resolution_calendar = models.ForeignKey(
+        BusinessCalendar,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    off_hours_response_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Wall-clock minutes for a ticket opened outside business hours.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["plan", "severity__level"]
+        verbose_name = "SLO target"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "severity"], name="one_target_per_plan_severity"
+            ),
+            models.UniqueConstraint(
+                fields=["plan"],
+                condition=Q(severity__isnull=True),
+                name="one_plan_wide_target",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        response_minutes__isnull=False,
+                        response_business_days__isnull=True,
+                    )
+                    | Q(
+                        response_minutes__isnull=True,
+                        response_business_days__isnull=False,
+                    )
+                ),
+                name="response_in_minutes_xor_business_days",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolution_minutes__isnull=True)
+                | Q(resolution_business_days__isnull=True),
+                name="resolution_in_minutes_xor_business_days",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        resolution_minutes__isnull=True,
+                        resolution_business_days__isnull=True,
+                    )
+                    | Q(resolution_calendar__isnull=False)
+                ),
+                name="resolution_has_a_calendar",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.severity.name if self.severity_id else "all severities"
+        return f"{self.plan}: {scope}"
+
+    def clean(self) -> None:
+        super().clean()
+        errors = {}
+        if (self.response_minutes is None) == (self.response_business_days is None):
+            errors["response_minutes"] = (
+                "Give the response target in minutes or in business days (one of them)."
+            )
+        if self.resolution_minutes is not None and self.resolution_business_days:
+            errors["resolution_minutes"] = (
+                "Give the resolution target in minutes or in business days, not both."
+            )
+        has_resolution = (
+            self.resolution_minutes is not None or self.resolution_business_days
+        )
+        if has_resolution and not self.resolution_calendar_id:
+            errors["resolution_calendar"] = "A resolution target needs its calendar."
+        if self.severity_id and self.plan_id and self.severity.plan_id != self.plan_id:
+            errors["severity"] = "Choose one of this plan's own severities."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def response_label(self) -> str:
+        return _duration_parts(self.response_minutes, self.response_business_days)
+
+    @property
+    def resolution_label(self) -> str:
+        return _duration_parts(self.resolution_minutes, self.resolution_business_days)
+
+    @property
+    def off_hours_label(self) -> str:
+        return _duration_parts(self.off_hours_response_minutes, None)
+
+
+class SeverityCap(models.Model):
+    """A product or component whose tickets may be at most ``max_level`` severe."""
+
+    plan = models.ForeignKey(SupportPlan, on_delete=models.CASCADE, related_name="caps")
+    component = models.CharField(max_length=120)
+    max_level = models.PositiveSmallIntegerField(
+        help_text="The most severe level allowed, e.g. 2 means Level 1 is refused."
+    )
+    reason = models.CharField(max_length=240, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["plan", "component"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "component"], name="one_cap_per_plan_component"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.component}: at most level {self.max_level}"
+
+    def refuses(self, level: int) -> bool:
+        """Return whether ``level`` is more severe than this cap allows."""
+        return level < self.max_level
