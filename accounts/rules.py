@@ -45,3 +45,11 @@ def may_file_tickets(
             "with an active licence; please contact your account manager to renew.",
         )
     return Decision(True)
+
+
+def login_name(request, credentials: dict | None) -> str:
+    """Return the e-mail a login attempt is counted against, in one case, so that
+    ALICE@example.com and alice@example.com share one throttle (django-axes)."""
+    credentials = credentials or {}
+    name = credentials.get("username") or request.POST.get("username", "")
+    return name.strip().lower()

@@ -6,6 +6,7 @@ variables; with ``DJANGO_ENV=production`` the ones without a safe default are re
 and a missing or malformed one stops start-up with one line that names it.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -88,6 +89,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "simple_history",
+    "axes",
     "accounts",
     "policies",
     "helpdesk",
@@ -104,6 +106,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -196,11 +200,30 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "send-pending-emails": {
+        "task": "helpdesk.send_pending_emails",
+        "schedule": 60.0,
+    },
+}
+# Fail fast when the broker is down: the outbox keeps the work for the sweep.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Auth -----------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # login throttling (django-axes)
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Five wrong passwords for one e-mail address from one IP lock that pair out for
+# 15 minutes; a successful login resets the count.
+AXES_FAILURE_LIMIT = _int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=_int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "accounts.rules.login_name"
+AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
 AUTH_PASSWORD_VALIDATORS = [
     {
         "NAME": "django.contrib.auth.password_validation."
@@ -210,7 +233,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:tickets"
+LOGOUT_REDIRECT_URL = "portal:login"
 
 # --- I18N and time: store UTC, compute in each calendar's zone ------------------
 LANGUAGE_CODE = "en-gb"
@@ -231,6 +256,17 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+# --- Tickets --------------------------------------------------------------------
+HELPDESK_ATTACHMENT_MAX_BYTES = _int(
+    "HELPDESK_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024
+)
+HELPDESK_ATTACHMENT_MAX_FILES = 5
+HELPDESK_REFERENCE_PREFIX = "HD"
+# Where links in e-mails point (no request to take the host from in a worker).
+HELPDESK_BASE_URL = env.str(
+    "HELPDESK_BASE_URL", default="http://127.0.0.1:8000"
+).rstrip("/")
 
 # --- E-mail ---------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="support@helpdesk.local")
@@ -268,4 +304,5 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
 }

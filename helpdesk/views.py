@@ -1,10 +1,36 @@
-"""Views of the ticket core and the public pages."""
+"""Views: the customer portal (``/portal/``) and the public pages.
 
+Views parse input, call one service and map its errors onto the form. Every portal
+view works inside the organisations the user is a named administrator of: another
+organisation's ticket or attachment is a 404, so references do not leak.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.db.models import Prefetch
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import Organization
+from accounts.rules import Decision, may_file_tickets
+from helpdesk import services
+from helpdesk.forms import ReopenForm, ReplyForm, TicketFilterForm, TicketForm
+from helpdesk.lifecycle import IllegalTransition
+from helpdesk.models import Attachment, Message, Ticket
+from policies.models import SLOTarget, SupportPlan
+
+ORG_SESSION_KEY = "portal_organization"
+PAGE_SIZE = 25
 
 
 @require_GET
@@ -20,3 +46,324 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+# --- portal access ----------------------------------------------------------------
+
+
+def refuse(request: HttpRequest, reason: str, *, status: int = 403) -> HttpResponse:
+    """Render the page that says why, instead of an error."""
+    return render(request, "portal/refused.html", {"reason": reason}, status=status)
+
+
+def portal_view(view):
+    """Require a logged-in named Support Administrator; set ``request.organizations``
+    and ``request.organization`` (the one being worked in)."""
+
+    @functools.wraps(view)
+    @login_required(login_url="portal:login")
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        organizations = list(
+            Organization.objects.filter(administrators__user=request.user)
+            .select_related("support_plan")
+            .order_by("name")
+        )
+        if not organizations:
+            hint = (
+                " Agents work tickets in the agent console (/admin/)."
+                if request.user.is_staff
+                else ""
+            )
+            return refuse(
+                request,
+                "The support portal is for the named Support Administrators of our "
+                "customers, and your account is not one. Ask your organisation's "
+                f"Support Administrator to add you.{hint}",
+            )
+        chosen = request.session.get(ORG_SESSION_KEY)
+        current = next((o for o in organizations if o.slug == chosen), None)
+        if current is None:
+            choosing = request.resolver_match.url_name == "choose"
+            if len(organizations) > 1 and not choosing:
+                return redirect(
+                    f"{_url('portal:choose')}?next={request.get_full_path()}"
+                )
+            current = organizations[0]
+        request.organizations = organizations
+        request.organization = current
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _url(name: str, *args) -> str:
+    from django.urls import reverse
+
+    return reverse(name, args=args)
+
+
+def _filing_decision(request: HttpRequest, organization: Organization) -> Decision:
+    return may_file_tickets(request.user, organization, today=timezone.localdate())
+
+
+def _customer_ticket(request: HttpRequest, reference: str) -> Ticket:
+    """Return the ticket if it belongs to one of the user's organisations, else 404."""
+    return get_object_or_404(
+        Ticket.objects.select_related(
+            "organization", "severity", "plan", "requester", "assignee"
+        ),
+        reference=reference,
+        organization__in=request.organizations,
+    )
+
+
+# --- portal pages -----------------------------------------------------------------
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def choose_organization(request: HttpRequest) -> HttpResponse:
+    """Let someone who administers several organisations pick the one to work in."""
+    if request.method == "POST":
+        slug = request.POST.get("organization", "")
+        if any(o.slug == slug for o in request.organizations):
+            request.session[ORG_SESSION_KEY] = slug
+            target = request.POST.get("next") or ""
+            if not target.startswith("/portal/") or target.startswith("//"):
+                target = _url("portal:tickets")
+            return redirect(target)
+        messages.error(request, "Choose one of your organisations.")
+    return render(
+        request,
+        "portal/choose_organization.html",
+        {"next": request.GET.get("next", "")},
+    )
+
+
+@portal_view
+@require_GET
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    organization = request.organization
+    form = TicketFilterForm(request.GET or None, plan=organization.support_plan)
+    tickets = (
+        Ticket.objects.filter(organization=organization)
+        .select_related("severity")
+        .order_by("-created_at")
+    )
+    if form.is_valid():
+        if form.cleaned_data["status"]:
+            tickets = tickets.filter(status=form.cleaned_data["status"])
+        if form.cleaned_data["severity"]:
+            tickets = tickets.filter(severity__level=form.cleaned_data["severity"])
+    page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "portal/ticket_list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "decision": _filing_decision(request, organization),
+        },
+    )
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def new_ticket(request: HttpRequest) -> HttpResponse:
+    organization = request.organization
+    decision = _filing_decision(request, organization)
+    if not decision:
+        return refuse(request, decision.reason)
+    plan = _plan_with_targets(organization.support_plan)
+    if plan is None:
+        return refuse(
+            request,
+            f"{organization} has no support plan yet; please contact your account "
+            "manager.",
+        )
+    form = TicketForm(request.POST or None, request.FILES or None, plan=plan)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        draft = services.TicketDraft(
+            summary=data["summary"],
+            description=data["description"],
+            environment=data["environment"],
+            severity=data.get("severity"),
+            component=data["component"],
+            app_ids=data["app_ids"],
+            client_ids=data["client_ids"],
+            urls=data["urls"],
+            steps_to_reproduce=data["steps_to_reproduce"],
+            customer_contact=data["customer_contact"],
+            uploads=data["attachments"],
+        )
+        try:
+            ticket = services.open_ticket(
+                organization, draft, requester=request.user, filed_by=request.user
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Ticket {ticket.reference} filed. We sent a confirmation to "
+                f"{request.user.email}.",
+            )
+            return redirect(ticket)
+    return render(
+        request,
+        "portal/new_ticket.html",
+        {"form": form, "plan": plan, "targets": _target_rows(plan)},
+    )
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = _customer_ticket(request, reference)
+    decision = _filing_decision(request, ticket.organization)
+    form = ReplyForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if not decision:
+            return refuse(request, decision.reason)
+        if form.is_valid():
+            try:
+                services.post_reply(
+                    ticket,
+                    author=request.user,
+                    body=form.cleaned_data["body"],
+                    uploads=form.cleaned_data["attachments"],
+                )
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, "Your reply was added.")
+                return redirect(ticket)
+    conversation = (
+        Message.objects.filter(ticket=ticket, visibility=Message.Visibility.PUBLIC)
+        .select_related("author")
+        .prefetch_related("attachments")
+    )
+    return render(
+        request,
+        "portal/ticket_detail.html",
+        {
+            "ticket": ticket,
+            "conversation": conversation,
+            "ticket_attachments": ticket.attachments.filter(message__isnull=True),
+            "form": form,
+            "reopen_form": ReopenForm(),
+            "decision": decision,
+        },
+    )
+
+
+@portal_view
+@require_POST
+def reopen_ticket(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = _customer_ticket(request, reference)
+    decision = _filing_decision(request, ticket.organization)
+    if not decision:
+        return refuse(request, decision.reason)
+    form = ReopenForm(request.POST)
+    if form.is_valid():
+        try:
+            services.reopen_ticket(
+                ticket, actor=request.user, reason=form.cleaned_data["body"]
+            )
+        except IllegalTransition as exc:
+            messages.error(request, " ".join(exc.messages))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"{ticket.reference} is open again.")
+    else:
+        messages.error(request, " ".join(form.errors.get("body", [])))
+    return redirect(ticket)
+
+
+@portal_view
+@require_GET
+def attachment(request: HttpRequest, reference: str, pk: int) -> FileResponse:
+    ticket = _customer_ticket(request, reference)
+    item = get_object_or_404(
+        Attachment.objects.select_related("message"), pk=pk, ticket=ticket
+    )
+    if not item.is_public:
+        raise Http404("No such attachment")
+    return serve_attachment(item)
+
+
+def serve_attachment(item: Attachment) -> FileResponse:
+    """Stream an attachment so that a browser never runs it: text is plain text,
+    everything is a download unless it is an image or PDF."""
+    inline = item.content_type.startswith("image/") or item.content_type.endswith("pdf")
+    content_type = item.content_type
+    if content_type == "text/plain":
+        content_type = "text/plain; charset=utf-8"
+    response = FileResponse(
+        item.file.open("rb"),
+        as_attachment=not inline,
+        filename=item.original_name,
+        content_type=content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@portal_view
+@require_GET
+def plan_detail(request: HttpRequest) -> HttpResponse:
+    plan = _plan_with_targets(request.organization.support_plan)
+    return render(
+        request,
+        "portal/plan.html",
+        {"plan": plan, "targets": _target_rows(plan) if plan else []},
+    )
+
+
+def _plan_with_targets(plan: SupportPlan | None) -> SupportPlan | None:
+    if plan is None:
+        return None
+    return (
+        SupportPlan.objects.select_related("business_calendar", "default_severity")
+        .prefetch_related(
+            "severities",
+            "caps",
+            "business_calendar__hours",
+            Prefetch(
+                "targets",
+                SLOTarget.objects.select_related(
+                    "severity", "response_calendar", "resolution_calendar"
+                ),
+            ),
+        )
+        .get(pk=plan.pk)
+    )
+
+
+def _target_rows(plan: SupportPlan) -> list[dict]:
+    """One row per severity (or one for the whole plan) for the response-time table."""
+    targets = {t.severity_id: t for t in plan.targets.all()}
+    rows = []
+    for severity in plan.severities.all() or [None]:
+        key = severity.pk if severity else None
+        target = targets.get(key) or targets.get(None)
+        rows.append({"severity": severity, "target": target})
+    return rows
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def portal_index(request: HttpRequest) -> HttpResponse:
+    return redirect("portal:tickets")

@@ -21,3 +21,5 @@ STORAGES = {
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 SECURE_SSL_REDIRECT = False
+# Login throttling is tested on its own (tests/accounts/test_login_throttle.py).
+AXES_ENABLED = False

@@ -111,7 +111,36 @@ class Command(BaseCommand):
                     user=user, organization=org
                 )
                 created += new_user + new_admin
+        created += self._demo_tickets()
         return created
+
+    def _demo_tickets(self) -> int:
+        """Two tickets for Acme, filed the way the portal files them (once)."""
+        from helpdesk.services import TicketDraft, open_ticket
+
+        acme = Organization.objects.select_related("support_plan").get(slug="acme")
+        if acme.tickets.exists():
+            return 0
+        ada = User.objects.get(email="ada@acme.example")
+        severities = {s.level: s for s in acme.support_plan.severities.all()}
+        drafts = [
+            TicketDraft(
+                summary="Social sign-in button missing on the checkout page",
+                description="Since this morning's release the Google button is gone.",
+                environment="production",
+                severity=severities[2],
+                urls="https://shop.acme.example/checkout",
+                customer_contact="Ada Admin, +1 555 0100, available all day",
+            ),
+            TicketDraft(
+                summary="How do we add a second Client ID for the mobile app?",
+                description="We are building an iOS app and need guidance.",
+                environment="deployment",
+            ),
+        ]
+        for draft in drafts:
+            open_ticket(acme, draft, requester=ada, filed_by=ada)
+        return len(drafts)
 
     def _user(
         self,

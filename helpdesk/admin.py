@@ -1,0 +1,356 @@
+"""The agent console: tickets with their conversation, attachments and history.
+
+Tickets are never deleted here. Filing, replying and status changes go through
+``helpdesk.services`` so the admin follows the same rules as the portal.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.models import User
+from accounts.rules import may_file_tickets
+from helpdesk import lifecycle, services
+from helpdesk.models import Attachment, Message, OutboundEmail, Ticket
+from helpdesk.views import serve_attachment
+
+
+class MessageInline(admin.StackedInline):
+    model = Message
+    extra = 0
+    fields = ["visibility", "author", "created_at", "body"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # replies go through the reply form (services.post_reply)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
+
+class AttachmentInline(admin.TabularInline):
+    model = Attachment
+    extra = 0
+    fields = ["download", "content_type", "size", "uploaded_by", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("uploaded_by", "ticket")
+
+    @admin.display(description="file")
+    def download(self, item: Attachment) -> str:
+        url = reverse("admin:helpdesk_attachment_download", args=[item.pk])
+        return format_html('<a href="{}">{}</a>', url, item.original_name)
+
+
+class AgentReplyForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 80}))
+    internal = forms.BooleanField(
+        required=False, label="Internal note (agents only; not a response)"
+    )
+
+
+class TicketCreationForm(forms.ModelForm):
+    """Filing on a customer's behalf: the same rules as the portal."""
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "organization",
+            "requester",
+            "summary",
+            "severity",
+            "environment",
+            "description",
+            "component",
+            "steps_to_reproduce",
+            "urls",
+            "app_ids",
+            "client_ids",
+            "customer_contact",
+        ]
+
+    def draft(self) -> services.TicketDraft:
+        data = self.cleaned_data
+        skip = ("organization", "requester")
+        return services.TicketDraft(
+            **{k: data.get(k) or "" for k in self.Meta.fields if k not in skip}
+            | {"severity": data.get("severity")}
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        organization, requester = cleaned.get("organization"), cleaned.get("requester")
+        if organization is None or requester is None or self.errors:
+            return cleaned
+        decision = may_file_tickets(requester, organization, today=timezone.localdate())
+        if not decision:
+            raise ValidationError({"requester": decision.reason})
+        try:
+            services.validate_draft(organization, self.draft())
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                raise
+            raise ValidationError(
+                {
+                    (name if name in self.fields else "__all__"): errors
+                    for name, errors in exc.error_dict.items()
+                }
+            ) from None
+        return cleaned
+
+
+@admin.register(Ticket)
+class TicketAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "reference",
+        "summary",
+        "organization",
+        "severity",
+        "status",
+        "assignee",
+        "first_response_due_at",
+        "resolution_due_at",
+        "created_at",
+    ]
+    list_select_related = ["organization", "severity", "assignee"]
+    list_filter = ["status", "environment", "plan", "severity__level", "is_tam_routed"]
+    search_fields = ["reference", "summary", "organization__name", "organization__slug"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "reference",
+        "organization",
+        "requester",
+        "filed_by",
+        "plan",
+        "status",
+        "first_response_due_at",
+        "resolution_due_at",
+        "first_responded_at",
+        "resolved_at",
+        "closed_at",
+        "created_at",
+        "updated_at",
+        "next_statuses",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("reference", "status", "next_statuses"),
+                    ("organization", "requester", "filed_by"),
+                    "summary",
+                    ("severity", "environment", "plan"),
+                    "assignee",
+                    "is_tam_routed",
+                ]
+            },
+        ),
+        (
+            "Details",
+            {
+                "fields": [
+                    "description",
+                    "component",
+                    "steps_to_reproduce",
+                    "urls",
+                    ("app_ids", "client_ids"),
+                    "customer_contact",
+                ]
+            },
+        ),
+        (
+            "SLO",
+            {
+                "fields": [
+                    ("first_response_due_at", "first_responded_at"),
+                    ("resolution_due_at", "resolved_at"),
+                    ("closed_at", "created_at", "updated_at"),
+                ]
+            },
+        ),
+    ]
+    inlines = [MessageInline, AttachmentInline]
+    change_form_template = "admin/helpdesk/ticket/change_form.html"
+    autocomplete_fields = ["assignee"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # tickets are never hard-deleted from the console
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []  # filing on behalf: the creation form has its own fields
+        # Severity changes have their own workflow; the text is the customer's.
+        return [
+            *self.readonly_fields,
+            "severity",
+            "environment",
+            "summary",
+            "description",
+        ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = TicketCreationForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": TicketCreationForm.Meta.fields})]
+        return super().get_fieldsets(request, obj)
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch("messages", Message.objects.select_related("author"))
+            )
+        )
+
+    @admin.display(description="can become")
+    def next_statuses(self, ticket: Ticket) -> str:
+        return (
+            ", ".join(
+                Ticket.Status(s).label for s in lifecycle.allowed_next(ticket.status)
+            )
+            or "—"
+        )
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            if "assignee" in form.changed_data:
+                services.assign_ticket(obj, obj.assignee, actor=request.user)
+            if "is_tam_routed" in form.changed_data:
+                obj._history_user = request.user
+                obj.save(update_fields=["is_tam_routed", "updated_at"])
+            return
+        data = form.cleaned_data
+        ticket = services.open_ticket(
+            data["organization"],
+            form.draft(),
+            requester=data["requester"],
+            filed_by=request.user,
+        )
+        obj.pk, obj.reference = ticket.pk, ticket.reference
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "reply_form": AgentReplyForm(),
+            "status_choices": [
+                (s, Ticket.Status(s).label)
+                for s in lifecycle.allowed_next(
+                    get_object_or_404(Ticket, pk=object_id).status
+                )
+            ],
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:pk>/reply/",
+                self.admin_site.admin_view(self.reply_view),
+                name="helpdesk_ticket_reply",
+            ),
+            path(
+                "<int:pk>/status/",
+                self.admin_site.admin_view(self.status_view),
+                name="helpdesk_ticket_status",
+            ),
+            path(
+                "attachments/<int:pk>/",
+                self.admin_site.admin_view(self.attachment_view),
+                name="helpdesk_attachment_download",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def reply_view(self, request, pk: int):
+        ticket = get_object_or_404(Ticket, pk=pk)
+        back = reverse("admin:helpdesk_ticket_change", args=[pk])
+        if request.method != "POST" or not self.has_change_permission(request, ticket):
+            return HttpResponseRedirect(back)
+        form = AgentReplyForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "Write a reply first.", messages.ERROR)
+            return HttpResponseRedirect(back)
+        try:
+            services.post_reply(
+                ticket,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                internal=form.cleaned_data["internal"],
+                uploads=request.FILES.getlist("attachments"),
+            )
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        else:
+            kind = "Internal note" if form.cleaned_data["internal"] else "Reply"
+            self.message_user(request, f"{kind} added.", messages.SUCCESS)
+        return HttpResponseRedirect(back)
+
+    def status_view(self, request, pk: int):
+        ticket = get_object_or_404(Ticket, pk=pk)
+        back = reverse("admin:helpdesk_ticket_change", args=[pk])
+        if request.method == "POST" and self.has_change_permission(request, ticket):
+            try:
+                services.change_status(
+                    ticket, request.POST.get("status", ""), actor=request.user
+                )
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(request, "Status changed.", messages.SUCCESS)
+        return HttpResponseRedirect(back)
+
+    def attachment_view(self, request, pk: int):
+        item = get_object_or_404(Attachment.objects.select_related("ticket"), pk=pk)
+        if not self.has_view_permission(request, item.ticket):
+            return HttpResponseRedirect(reverse("admin:index"))
+        return serve_attachment(item)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "requester":
+            kwargs["queryset"] = User.objects.filter(
+                administered__isnull=False
+            ).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(admin.ModelAdmin):
+    list_display = ["subject", "to", "created_at", "sent_at", "attempts"]
+    list_filter = [("sent_at", admin.EmptyFieldListFilter)]
+    search_fields = ["to", "subject", "key"]
+    readonly_fields = [f.name for f in OutboundEmail._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,107 @@
+"""What may be attached to a ticket: screenshots, PDFs and text logs, checked by their
+content (never by their name), within a size limit, and text scanned for secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import filetype
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
+
+from helpdesk.secrets_guard import explain, find_secrets
+
+# Detected by their magic bytes (the `filetype` package).
+BINARY_TYPES = {
+    "image/png": "PNG image",
+    "image/jpeg": "JPEG image",
+    "image/gif": "GIF image",
+    "image/webp": "WebP image",
+    "application/pdf": "PDF document",
+}
+TEXT_TYPE = "text/plain"
+_SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    upload: UploadedFile
+    content_type: str
+    size: int
+
+
+def describe_allowed() -> str:
+    return "PNG, JPEG, GIF or WebP screenshots, PDF documents and plain-text logs"
+
+
+def max_bytes() -> int:
+    return settings.HELPDESK_ATTACHMENT_MAX_BYTES
+
+
+def check_upload(upload: UploadedFile) -> CheckedUpload:
+    """Return the upload with its content type found from its bytes, or raise a
+    ValidationError that names the file and says what is allowed."""
+    name = upload.name or "file"
+    size = upload.size or 0
+    if size > max_bytes():
+        raise ValidationError(
+            f"{name} is {filesizeformat(size)}; attachments may be at most "
+            f"{filesizeformat(max_bytes())}. Compress the log or attach an excerpt.",
+            code="too_large",
+        )
+    if size == 0:
+        raise ValidationError(f"{name} is empty.", code="empty")
+    upload.seek(0)
+    head = upload.read(_SNIFF_BYTES)
+    upload.seek(0)
+    kind = filetype.guess(head)
+    if kind is not None:
+        if kind.mime not in BINARY_TYPES:
+            raise ValidationError(
+                f"{name} is a {kind.extension.upper()} file, which cannot be "
+                f"attached. Allowed: {describe_allowed()}.",
+                code="type",
+            )
+        return CheckedUpload(upload, kind.mime, size)
+    if not _is_text(head):
+        raise ValidationError(
+            f"{name} is not a file type we accept. Allowed: {describe_allowed()}.",
+            code="type",
+        )
+    data = upload.read()
+    upload.seek(0)
+    # The whole file, not scan_bytes' first 2 MiB: a text attachment is at most
+    # max_bytes() and the scan is linear.
+    findings = find_secrets(data.decode("utf-8", errors="replace"))
+    if findings:
+        raise ValidationError(explain(findings, where=name), code="secret")
+    return CheckedUpload(upload, TEXT_TYPE, size)
+
+
+def check_uploads(uploads: list[UploadedFile]) -> list[CheckedUpload]:
+    """Check every upload; raise one ValidationError listing every refused file."""
+    limit = settings.HELPDESK_ATTACHMENT_MAX_FILES
+    if len(uploads) > limit:
+        raise ValidationError(f"Attach at most {limit} files at a time.", code="count")
+    checked, errors = [], []
+    for upload in uploads:
+        try:
+            checked.append(check_upload(upload))
+        except ValidationError as exc:
+            errors.extend(exc.error_list)
+    if errors:
+        raise ValidationError(errors)
+    return checked
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the sniffing boundary is still text.
+        return exc.start >= len(head) - 3 and len(head) == _SNIFF_BYTES
+    return True

@@ -1,0 +1,133 @@
+"""Portal forms: shape input; the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+
+from helpdesk.attachments import check_uploads
+from helpdesk.models import Ticket
+from helpdesk.secrets_guard import validate_no_secrets
+from policies.models import SupportPlan
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented pattern), each checked by
+    content and size, and text scanned for secrets, before anything is stored."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            files = [single(item, initial) for item in data if item]
+        else:
+            files = [single(data, initial)] if data else []
+        check_uploads(files)
+        return files
+
+
+def _text(label: str, **kwargs) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        validators=[validate_no_secrets],
+        widget=forms.Textarea(attrs={"rows": 3}),
+        **kwargs,
+    )
+
+
+class TicketForm(forms.Form):
+    summary = forms.CharField(
+        max_length=200,
+        validators=[validate_no_secrets],
+        help_text="One problem per ticket, in a sentence.",
+    )
+    severity = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label=None,
+        widget=forms.RadioSelect,
+        help_text="Your judgement of the business impact.",
+    )
+    environment = forms.ChoiceField(
+        choices=Ticket.Environment.choices,
+        widget=forms.RadioSelect,
+        help_text="Production issues concern live sites taking public traffic.",
+    )
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        validators=[validate_no_secrets],
+        help_text="What happens, what you expected, error messages.",
+    )
+    component = forms.CharField(
+        label="Product / component",
+        max_length=120,
+        required=False,
+        validators=[validate_no_secrets],
+    )
+    steps_to_reproduce = _text("Steps to reproduce")
+    urls = _text("URLs")
+    app_ids = _text("Affected App IDs")
+    client_ids = _text(
+        "Affected Client IDs", help_text="Client IDs only: never client secrets."
+    )
+    customer_contact = forms.CharField(
+        label="Your contact during resolution",
+        max_length=200,
+        required=False,
+        validators=[validate_no_secrets],
+        help_text="Required for the most severe levels: who is available while we "
+        "work on it, and how to reach them.",
+    )
+    attachments = MultipleFileField(
+        help_text="Screenshots (PNG, JPEG, GIF, WebP), PDFs or plain-text logs; "
+        "up to 10 MB each."
+    )
+
+    def __init__(self, *args, plan: SupportPlan, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plan = plan
+        severities = plan.severities.all()
+        field = self.fields["severity"]
+        field.queryset = severities
+        field.label_from_instance = lambda s: s.name
+        if plan.default_severity_id:
+            field.initial = plan.default_severity_id
+        if not severities:
+            del self.fields["severity"]  # Iron.io: one target for every ticket
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        label="Reply",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        validators=[validate_no_secrets],
+    )
+    attachments = MultipleFileField()
+
+
+class ReopenForm(forms.Form):
+    body = forms.CharField(
+        label="Why is the problem not solved?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[validate_no_secrets],
+    )
+
+
+class TicketFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *Ticket.Status.choices], required=False
+    )
+    severity = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args, plan: SupportPlan | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        levels = [(s.level, s.name) for s in plan.severities.all()] if plan else []
+        self.fields["severity"].choices = [("", "Any severity"), *levels]

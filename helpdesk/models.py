@@ -1,0 +1,252 @@
+"""The ticket core: tickets, their conversation and attachments, and the e-mail outbox.
+
+Writes go through ``helpdesk.services``; status rules live in ``helpdesk.lifecycle``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from accounts.models import Organization
+from policies.models import Severity, SupportPlan
+
+
+class TicketQuerySet(models.QuerySet["Ticket"]):
+    def visible_to_customer(self, user) -> TicketQuerySet:
+        """Tickets of the organisations ``user`` is a named administrator of."""
+        return self.filter(organization__administrators__user=user)
+
+    def open(self) -> TicketQuerySet:
+        return self.exclude(status__in=[Ticket.Status.RESOLVED, Ticket.Status.CLOSED])
+
+
+class Ticket(models.Model):
+    """One support request: one problem, from one organisation."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        OPEN = "open", "Open"
+        WAITING_ON_CUSTOMER = "waiting", "Waiting on customer"
+        RESOLVED = "resolved", "Resolved"
+        CLOSED = "closed", "Closed"
+
+    class Environment(models.TextChoices):
+        PRODUCTION = "production", "Production (a live site taking public traffic)"
+        DEPLOYMENT = "deployment", "Deployment (implementation, non-production)"
+
+    reference = models.CharField(max_length=16, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="tickets"
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="requested_tickets",
+        help_text="The Support Administrator the ticket is for.",
+    )
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who filed it: the requester, or an agent on their behalf.",
+    )
+    plan = models.ForeignKey(SupportPlan, on_delete=models.PROTECT, related_name="+")
+    severity = models.ForeignKey(
+        Severity,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty on plans without severities.",
+    )
+    summary = models.CharField(max_length=200)
+    description = models.TextField()
+    environment = models.CharField(max_length=12, choices=Environment.choices)
+    component = models.CharField("product / component", max_length=120, blank=True)
+    app_ids = models.TextField("affected App IDs", blank=True)
+    client_ids = models.TextField("affected Client IDs", blank=True)
+    urls = models.TextField("URLs", blank=True)
+    steps_to_reproduce = models.TextField(blank=True)
+    customer_contact = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Who at the customer is available while we resolve a Sev1/Sev2, "
+        "and how to reach them.",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+        limit_choices_to={"is_staff": True},
+    )
+    is_tam_routed = models.BooleanField("routed to the TAM", default=False)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["first_response_due_at"],
+                condition=Q(first_responded_at__isnull=True),
+                name="tkt_response_due",
+            ),
+            models.Index(
+                fields=["resolution_due_at"],
+                condition=Q(resolved_at__isnull=True),
+                name="tkt_resolution_due",
+            ),
+            models.Index(fields=["organization", "status"], name="tkt_org_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.summary}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("portal:ticket", args=[self.reference])
+
+    @property
+    def is_reopenable(self) -> bool:
+        return self.status == self.Status.RESOLVED
+
+
+class TicketSequence(models.Model):
+    """The counter behind ticket references: one row, locked while a ticket is
+    created, so references have no gaps (a rolled-back ticket rolls it back too)."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.last_number}"
+
+
+class Message(models.Model):
+    """A public reply (the customer sees it) or an internal note (agents only)."""
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public reply"
+        INTERNAL = "internal", "Internal note"
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.PROTECT, related_name="messages"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="msg_ticket")]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_visibility_display()} on {self.ticket_id} by {self.author_id}"
+        )
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == self.Visibility.PUBLIC
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # Never the customer's file name: a generated one, grouped by ticket.
+    return f"attachments/{instance.ticket_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A file on a ticket, stored under a generated name, served only to people
+    who may see the ticket."""
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.PROTECT, related_name="attachments"
+    )
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attachments",
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    original_name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("portal:attachment", args=[self.ticket.reference, self.pk])
+
+    @property
+    def is_public(self) -> bool:
+        return self.message_id is None or self.message.is_public
+
+
+class OutboundEmail(models.Model):
+    """An e-mail to send, written in the transaction that causes it.
+
+    ``key`` makes each e-mail unique (``ticket-created:42:ada@acme.example``), so a
+    retried service writes no second row; ``sent_at`` makes delivery idempotent: a
+    redelivered task finds it set and sends nothing.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    to = models.EmailField()
+    subject = models.CharField(max_length=250)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.PROTECT, null=True, blank=True, related_name="emails"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = "outbound e-mail"
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(sent_at__isnull=True),
+                name="outbox_unsent",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.to}"

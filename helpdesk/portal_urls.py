@@ -1,0 +1,63 @@
+"""The customer portal: /portal/…"""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from helpdesk import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.portal_index, name="index"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="portal/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password-reset/",
+        auth_views.PasswordResetView.as_view(
+            template_name="portal/password_reset.html",
+            email_template_name="portal/password_reset_email.txt",
+            subject_template_name="portal/password_reset_subject.txt",
+            success_url=reverse_lazy("portal:password_reset_done"),
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(
+            template_name="portal/password_reset_done.html"
+        ),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="portal/password_reset_confirm.html",
+            success_url=reverse_lazy("portal:password_reset_complete"),
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="portal/password_reset_complete.html"
+        ),
+        name="password_reset_complete",
+    ),
+    path("organisation/", views.choose_organization, name="choose"),
+    path("tickets/", views.ticket_list, name="tickets"),
+    path("tickets/new/", views.new_ticket, name="new_ticket"),
+    path("tickets/<str:reference>/", views.ticket_detail, name="ticket"),
+    path("tickets/<str:reference>/reopen/", views.reopen_ticket, name="reopen"),
+    path(
+        "tickets/<str:reference>/attachments/<int:pk>/",
+        views.attachment,
+        name="attachment",
+    ),
+    path("plan/", views.plan_detail, name="plan"),
+]

@@ -1,0 +1,365 @@
+"""Every write to tickets goes through here: portal views, admin, tasks and commands.
+
+Each service runs in one transaction: the ticket or message, its attachments, its
+history and its outbox e-mails are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import functools
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Organization, User
+from accounts.rules import may_file_tickets
+from helpdesk import lifecycle
+from helpdesk.attachments import CheckedUpload, check_uploads
+from helpdesk.emails import queue_email
+from helpdesk.models import Attachment, Message, Ticket, TicketSequence
+from helpdesk.secrets_guard import explain, find_secrets
+from policies.models import Severity
+from policies.rules import severity_cap_error
+from policies.slo import due_for
+
+_saved_files: ContextVar[list | None] = ContextVar("saved_files", default=None)
+
+
+def atomic_with_files(func):
+    """Run ``func`` in a transaction; if it fails, delete the attachment files it
+    stored too, so a rolled-back ticket or reply leaves nothing behind."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if _saved_files.get() is not None:  # the outermost call owns the files
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        saved: list = []
+        token = _saved_files.set(saved)
+        try:
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        except BaseException:
+            for storage, name in saved:
+                storage.delete(name)
+            raise
+        finally:
+            _saved_files.reset(token)
+
+    return wrapper
+
+
+@dataclass
+class TicketDraft:
+    """What a customer (or an agent on their behalf) files."""
+
+    summary: str
+    description: str
+    environment: str
+    severity: Severity | None = None
+    component: str = ""
+    app_ids: str = ""
+    client_ids: str = ""
+    urls: str = ""
+    steps_to_reproduce: str = ""
+    customer_contact: str = ""
+    uploads: list[UploadedFile] = field(default_factory=list)
+
+
+# Free-text fields of a ticket that must never carry a secret.
+TEXT_FIELDS = (
+    "summary",
+    "description",
+    "component",
+    "app_ids",
+    "client_ids",
+    "urls",
+    "steps_to_reproduce",
+    "customer_contact",
+)
+
+
+def secret_errors(values: dict[str, str]) -> dict[str, list[str]]:
+    """Return a form-style error per field whose text looks like it holds a secret."""
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        findings = find_secrets(value or "")
+        if findings:
+            errors[name] = [explain(findings, where="this field")]
+    return errors
+
+
+def validate_draft(
+    organization: Organization, draft: TicketDraft
+) -> list[CheckedUpload]:
+    """Raise one ValidationError with every field's problem, or return the checked
+    uploads. Nothing is stored before this passes."""
+    plan = organization.support_plan
+    errors: dict[str, list[str]] = {}
+    if plan is None:
+        raise ValidationError(
+            f"{organization} has no support plan yet; please contact your account "
+            "manager."
+        )
+    severity = draft.severity or plan.default_severity
+    if severity is not None and severity.plan_id != plan.pk:
+        errors["severity"] = [f"{severity} is not a severity of the {plan} plan."]
+    elif severity is not None:
+        cap = severity_cap_error(plan, draft.component, severity)
+        if cap:
+            errors["severity"] = [cap]
+        if severity.requires_customer_contact and not draft.customer_contact.strip():
+            errors["customer_contact"] = [
+                f"{severity} needs a named person at your company who is available "
+                "while we work on it, and how to reach them."
+            ]
+    if draft.environment not in Ticket.Environment.values:
+        errors["environment"] = [
+            "Say whether this is a production or deployment issue."
+        ]
+    for name, messages in secret_errors(
+        {name: getattr(draft, name) for name in TEXT_FIELDS}
+    ).items():
+        errors.setdefault(name, []).extend(messages)
+    checked: list[CheckedUpload] = []
+    try:
+        checked = check_uploads(draft.uploads)
+    except ValidationError as exc:
+        errors["attachments"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    return checked
+
+
+@atomic_with_files
+def open_ticket(
+    organization: Organization,
+    draft: TicketDraft,
+    *,
+    requester: User,
+    filed_by: User,
+    now: datetime | None = None,
+) -> Ticket:
+    """File a ticket for ``organization``: reference, due instants, attachments and
+    the confirmation e-mail, all in one transaction.
+
+    The requester must be a named Support Administrator of an organisation with an
+    active licence; ``filed_by`` is the requester or an agent on their behalf.
+    """
+    now = now or timezone.now()
+    decision = may_file_tickets(requester, organization, today=timezone.localdate(now))
+    if not decision:
+        raise ValidationError(decision.reason, code="not_allowed")
+    if filed_by != requester and not filed_by.is_staff:
+        raise ValidationError("Only agents may file on a customer's behalf.")
+    checked = validate_draft(organization, draft)
+    plan = organization.support_plan
+    severity = draft.severity or plan.default_severity
+    due = due_for(plan, severity, now)
+    ticket = Ticket(
+        reference=_next_reference(),
+        organization=organization,
+        requester=requester,
+        filed_by=filed_by,
+        plan=plan,
+        severity=severity,
+        summary=draft.summary.strip(),
+        description=draft.description,
+        environment=draft.environment,
+        component=draft.component.strip(),
+        app_ids=draft.app_ids,
+        client_ids=draft.client_ids,
+        urls=draft.urls,
+        steps_to_reproduce=draft.steps_to_reproduce,
+        customer_contact=draft.customer_contact.strip(),
+        first_response_due_at=due.first_response_due_at,
+        resolution_due_at=due.resolution_due_at,
+    )
+    ticket.full_clean(exclude=["reference"])
+    ticket._history_user = filed_by
+    ticket.save()
+    # auto_now_add wrote the wall clock; the SLO counts from `now`.
+    Ticket.objects.filter(pk=ticket.pk).update(created_at=now)
+    ticket.created_at = now
+    _store_attachments(ticket, None, checked, uploaded_by=filed_by)
+    queue_email(
+        key=f"ticket-created:{ticket.pk}",
+        to=requester.email,
+        template="ticket_created",
+        context={"recipient": requester, "due": due},
+        ticket=ticket,
+    )
+    return ticket
+
+
+@atomic_with_files
+def post_reply(
+    ticket: Ticket,
+    *,
+    author: User,
+    body: str,
+    internal: bool = False,
+    uploads: list[UploadedFile] | None = None,
+) -> Message:
+    """Add a public reply or an internal note, with attachments, and notify.
+
+    A customer's reply to a ticket waiting on them reopens it; an agent's first public
+    reply records the first response and moves a new ticket to open. Internal notes
+    are for agents only and never count as a response.
+    """
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    is_agent = author.is_staff
+    if not is_agent:
+        decision = may_file_tickets(
+            author, ticket.organization, today=timezone.localdate()
+        )
+        if not decision:
+            raise ValidationError(decision.reason, code="not_allowed")
+        if internal:
+            raise ValidationError("Only agents may write internal notes.")
+    if ticket.status == Ticket.Status.CLOSED:
+        raise ValidationError(
+            "This ticket is closed. If the problem is back, please file a new ticket "
+            "and mention this one."
+        )
+    errors = secret_errors({"body": body})
+    if not body.strip():
+        errors.setdefault("body", []).append("Write a reply.")
+    try:
+        checked = check_uploads(uploads or [])
+    except ValidationError as exc:
+        errors["attachments"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+
+    message = Message(
+        ticket=ticket,
+        author=author,
+        body=body,
+        visibility=Message.Visibility.INTERNAL
+        if internal
+        else Message.Visibility.PUBLIC,
+    )
+    message._history_user = author
+    message.save()
+    _store_attachments(ticket, message, checked, uploaded_by=author)
+
+    changed = []
+    if is_agent and not internal and ticket.first_responded_at is None:
+        ticket.first_responded_at = message.created_at
+        changed.append("first_responded_at")
+    if is_agent and not internal and ticket.status == Ticket.Status.NEW:
+        ticket.status = Ticket.Status.OPEN
+        changed.append("status")
+    if not is_agent and ticket.status == Ticket.Status.WAITING_ON_CUSTOMER:
+        ticket.status = Ticket.Status.OPEN
+        changed.append("status")
+    if changed:
+        ticket._history_user = author
+        ticket.save(update_fields=[*changed, "updated_at"])
+
+    if not internal:
+        _notify_reply(ticket, message)
+    return message
+
+
+@transaction.atomic
+def change_status(
+    ticket: Ticket, status: str, *, actor: User, now: datetime | None = None
+) -> Ticket:
+    """Move the ticket along its lifecycle, or raise IllegalTransition."""
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    lifecycle.check_transition(ticket.status, status)
+    now = now or timezone.now()
+    ticket.status = status
+    fields = ["status", "updated_at"]
+    if status == Ticket.Status.RESOLVED:
+        ticket.resolved_at = now
+        fields.append("resolved_at")
+    elif status == Ticket.Status.CLOSED:
+        ticket.closed_at = now
+        fields.append("closed_at")
+    elif ticket.resolved_at is not None:  # reopened
+        ticket.resolved_at = None
+        fields.append("resolved_at")
+    ticket._history_user = actor
+    ticket.save(update_fields=fields)
+    return ticket
+
+
+@atomic_with_files
+def reopen_ticket(ticket: Ticket, *, actor: User, reason: str) -> Ticket:
+    """Reopen a resolved ticket (the same ticket, its history kept), with the
+    customer's reason as a public reply."""
+    if ticket.status != Ticket.Status.RESOLVED:
+        lifecycle.check_transition(ticket.status, Ticket.Status.OPEN)
+    if not reason.strip():
+        raise ValidationError({"body": ["Say why the problem is not solved."]})
+    ticket = change_status(ticket, Ticket.Status.OPEN, actor=actor)
+    post_reply(ticket, author=actor, body=reason)
+    return ticket
+
+
+@transaction.atomic
+def assign_ticket(ticket: Ticket, assignee: User | None, *, actor: User) -> Ticket:
+    if assignee is not None and not assignee.is_staff:
+        raise ValidationError({"assignee": ["Only agents can be assigned tickets."]})
+    ticket.assignee = assignee
+    ticket._history_user = actor
+    ticket.save(update_fields=["assignee", "updated_at"])
+    return ticket
+
+
+def _next_reference() -> str:
+    # The row lock serialises concurrent filings; a rollback returns the number.
+    prefix = settings.HELPDESK_REFERENCE_PREFIX
+    sequence, _ = TicketSequence.objects.select_for_update().get_or_create(name=prefix)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return f"{prefix}-{sequence.last_number:06d}"
+
+
+def _store_attachments(
+    ticket: Ticket,
+    message: Message | None,
+    checked: list[CheckedUpload],
+    *,
+    uploaded_by: User,
+) -> None:
+    for item in checked:
+        attachment = Attachment(
+            ticket=ticket,
+            message=message,
+            original_name=(item.upload.name or "file")[-200:],
+            content_type=item.content_type,
+            size=item.size,
+            uploaded_by=uploaded_by,
+        )
+        attachment.file.save(item.upload.name or "file", item.upload, save=False)
+        saved = _saved_files.get(None)
+        if saved is not None:
+            saved.append((attachment.file.storage, attachment.file.name))
+        attachment.save()
+
+
+def _notify_reply(ticket: Ticket, message: Message) -> None:
+    if message.author.is_staff:
+        recipients = [ticket.requester]
+    else:
+        recipients = [ticket.assignee] if ticket.assignee else []
+    for recipient in recipients:
+        if recipient == message.author:
+            continue
+        queue_email(
+            key=f"reply:{message.pk}:{recipient.pk}",
+            to=recipient.email,
+            template="reply_posted",
+            context={"recipient": recipient, "message": message},
+            ticket=ticket,
+        )

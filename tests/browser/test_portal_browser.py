@@ -1,0 +1,92 @@
+"""A Support Administrator files a Sev2 ticket with an attachment, finds it in the
+list with its reference and due instant, and replies: Playwright driving Debian's
+headless Chromium against the live server."""
+
+import os
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from helpdesk.models import Ticket
+from tests.accounts.factories import PASSWORD
+from tests.helpdesk.factories import PNG, administrator
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("HELPDESK_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{CHROMIUM} is required for browser tests")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the
+    # test makes between steps are still plain synchronous calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def test_file_a_sev2_ticket_with_an_attachment_find_it_and_reply(
+    live_server, page, tmp_path
+):
+    admin = administrator("janrain-platinum")
+    screenshot = tmp_path / "error.png"
+    screenshot.write_bytes(PNG)
+
+    page.goto(f"{live_server.url}/portal/login/")
+    page.fill("#id_username", admin.user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/portal/tickets/$"))
+
+    page.click("text=New ticket")
+    page.fill("#id_summary", "Sign-in widget times out for many users")
+    page.check("input[name=severity] >> nth=1")  # Severity 2
+    page.check("input[name=environment][value=production]")
+    page.fill("#id_description", "Since 09:00 PT logins take 30 s and then fail.")
+    page.fill("#id_customer_contact", "Ada Admin, +1 555 0100, on call all day")
+    page.set_input_files("#id_attachments", str(screenshot))
+    page.click("text=File the ticket")
+
+    page.wait_for_url(re.compile(r"/portal/tickets/HD-\d{6}/$"))
+    ticket = Ticket.objects.get()
+    assert ticket.severity.level == 2
+    assert ticket.attachments.get().original_name == "error.png"
+    assert page.locator("h1").inner_text().startswith(ticket.reference)
+
+    page.click("nav >> text=Tickets")
+    row = page.locator("table.tickets tbody tr", has_text=ticket.reference)
+    due = ticket.first_response_due_at.astimezone(
+        ZoneInfo(admin.organization.time_zone)
+    )
+    assert row.count() == 1
+    assert f"{due:%H:%M}" in row.inner_text()
+
+    row.locator("a").click()
+    page.fill("#id_body", "It also fails on the mobile app.")
+    page.click("text=Send the reply")
+    page.wait_for_selector("text=Your reply was added.")
+    assert page.locator(".conversation").inner_text().count("mobile app") == 1
+    assert ticket.messages.get().body == "It also fails on the mobile app."

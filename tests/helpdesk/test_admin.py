@@ -1,0 +1,155 @@
+"""The agent console for tickets: list, page, reply, status, filing on behalf."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from helpdesk.models import Message, Ticket
+from tests.accounts.factories import AgentFactory, SupportAdministratorFactory
+from tests.helpdesk.factories import administrator, file_ticket, png
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agent(client):
+    user = AgentFactory(role="Support Engineer")
+    client.force_login(user)
+    return user
+
+
+def test_the_ticket_list_costs_the_same_for_3_and_30_tickets(
+    client, agent, django_assert_num_queries
+):
+    admin = administrator()
+    for _ in range(3):
+        file_ticket(admin)
+    url = reverse("admin:helpdesk_ticket_changelist")
+    client.get(url)  # warm caches (content types, sessions)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for _ in range(27):
+        file_ticket(admin)
+
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = client.get(url)
+
+    assert response.status_code == 200
+    assert b"HD-000030" in response.content
+
+
+def test_search_by_reference_summary_and_organisation(client, agent):
+    first = file_ticket(summary="SSO loop on checkout")
+    other = file_ticket(summary="Slow exports")
+    url = reverse("admin:helpdesk_ticket_changelist")
+
+    by_reference = client.get(url, {"q": first.reference})
+    by_summary = client.get(url, {"q": "exports"})
+    by_org = client.get(url, {"q": other.organization.name})
+
+    assert first.reference.encode() in by_reference.content
+    assert other.reference.encode() not in by_reference.content
+    assert other.reference.encode() in by_summary.content
+    assert other.reference.encode() in by_org.content
+
+
+def test_the_ticket_page_shows_conversation_attachments_and_history(client, agent):
+    ticket = file_ticket(uploads=[png()])
+    client.post(
+        reverse("admin:helpdesk_ticket_reply", args=[ticket.pk]),
+        {"body": "Internal: check SSO config", "internal": "on"},
+    )
+
+    page = client.get(reverse("admin:helpdesk_ticket_change", args=[ticket.pk]))
+    history = client.get(reverse("admin:helpdesk_ticket_history", args=[ticket.pk]))
+    download = client.get(
+        reverse(
+            "admin:helpdesk_attachment_download", args=[ticket.attachments.get().pk]
+        )
+    )
+
+    assert b"check SSO config" in page.content
+    assert b"screenshot.png" in page.content
+    assert history.status_code == 200
+    assert download.status_code == 200
+
+
+def test_agents_reply_and_change_status_through_the_services(client, agent):
+    ticket = file_ticket()
+
+    client.post(
+        reverse("admin:helpdesk_ticket_reply", args=[ticket.pk]),
+        {"body": "We are on it."},
+    )
+    client.post(
+        reverse("admin:helpdesk_ticket_status", args=[ticket.pk]),
+        {"status": "resolved"},
+    )
+    bad = client.post(
+        reverse("admin:helpdesk_ticket_status", args=[ticket.pk]),
+        {"status": "waiting"},
+        follow=True,
+    )
+
+    ticket.refresh_from_db()
+    assert ticket.first_responded_at is not None
+    assert ticket.status == "resolved"
+    assert Message.objects.get().visibility == "public"
+    assert "cannot become waiting on customer" in bad.content.decode()
+
+
+def test_tickets_cannot_be_deleted_from_the_console(client):
+    ticket = file_ticket()
+    client.force_login(AgentFactory(is_superuser=True))
+
+    response = client.post(
+        reverse("admin:helpdesk_ticket_delete", args=[ticket.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 403
+    assert Ticket.objects.filter(pk=ticket.pk).exists()
+
+
+def test_an_agent_files_on_a_customers_behalf_with_the_portal_rules(client, agent):
+    admin = administrator()
+    plan = admin.organization.support_plan
+    data = {
+        "organization": admin.organization.pk,
+        "requester": admin.user.pk,
+        "summary": "Phoned in: widget down",
+        "severity": plan.severities.get(level=1).pk,
+        "environment": "production",
+        "description": "Customer called the support line.",
+    }
+
+    refused = client.post(reverse("admin:helpdesk_ticket_add"), data)
+    filed = client.post(
+        reverse("admin:helpdesk_ticket_add"), data | {"customer_contact": "Ada"}
+    )
+
+    assert "customer_contact" in refused.context["adminform"].form.errors
+    assert filed.status_code == 302
+    ticket = Ticket.objects.get()
+    assert ticket.filed_by == agent
+    assert ticket.requester == admin.user
+    assert ticket.reference == "HD-000001"
+
+
+def test_filing_for_someone_who_is_not_an_administrator_there_is_refused(client, agent):
+    admin = administrator()
+    other = SupportAdministratorFactory()
+
+    response = client.post(
+        reverse("admin:helpdesk_ticket_add"),
+        {
+            "organization": admin.organization.pk,
+            "requester": other.user.pk,
+            "summary": "x",
+            "environment": "production",
+            "description": "y",
+        },
+    )
+
+    assert "requester" in response.context["adminform"].form.errors
+    assert not Ticket.objects.exists()

@@ -1,0 +1,317 @@
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+
+from helpdesk import services
+from helpdesk.lifecycle import IllegalTransition
+from helpdesk.models import Attachment, Message, OutboundEmail, Ticket
+from tests.accounts.factories import (
+    AgentFactory,
+    SupportAdministratorFactory,
+    UserFactory,
+)
+from tests.helpdesk.factories import administrator, draft, file_ticket, png, text_file
+
+pytestmark = pytest.mark.django_db
+
+PT = ZoneInfo("America/Los_Angeles")
+SECRET = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq3k2Zx\n"
+
+
+def test_a_ticket_gets_a_reference_due_instants_and_a_confirmation_after_commit(
+    django_capture_on_commit_callbacks,
+):
+    admin = administrator()
+    severity = admin.organization.support_plan.severities.get(level=1)
+    opened_at = datetime(2026, 3, 7, 10, tzinfo=PT)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        ticket = services.open_ticket(
+            admin.organization,
+            draft(severity=severity, customer_contact="Ada, +1 555 0100"),
+            requester=admin.user,
+            filed_by=admin.user,
+            now=opened_at,
+        )
+        assert mail.outbox == []  # nothing leaves before the commit
+
+    assert ticket.reference == "HD-000001"
+    assert ticket.status == Ticket.Status.NEW
+    assert ticket.first_response_due_at == datetime(2026, 3, 7, 10, 30, tzinfo=PT)
+    assert ticket.resolution_due_at == datetime(2026, 3, 7, 14, tzinfo=PT)
+    assert len(callbacks) == 1
+    [email] = mail.outbox
+    assert email.to == [admin.user.email]
+    assert "HD-000001" in email.subject
+    assert ticket.get_absolute_url() in email.body
+    assert OutboundEmail.objects.get().sent_at is not None
+    assert ticket.history.count() == 1
+    assert ticket.history.first().history_user == admin.user
+
+
+def test_references_count_up_without_gaps_even_after_a_failed_filing(monkeypatch):
+    admin = administrator()
+    first = file_ticket(admin)
+
+    def broken_outbox(**kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(services, "queue_email", broken_outbox)
+    with pytest.raises(RuntimeError):
+        file_ticket(admin)
+    monkeypatch.undo()
+    second = file_ticket(admin)
+
+    assert [first.reference, second.reference] == ["HD-000001", "HD-000002"]
+    assert Ticket.objects.count() == 2
+
+
+def test_no_severity_means_the_plan_default():
+    ticket = file_ticket()
+
+    assert ticket.severity.level == 3  # Janrain: "it will DEFAULT TO LOW"
+
+
+def test_plans_without_severities_file_with_the_plan_wide_target():
+    ticket = file_ticket(administrator("ironio-premium"))
+
+    assert ticket.severity is None
+    assert ticket.first_response_due_at is not None
+
+
+def test_sev1_and_sev2_need_a_named_customer_contact():
+    admin = administrator()
+    severity = admin.organization.support_plan.severities.get(level=2)
+
+    with pytest.raises(ValidationError) as excinfo:
+        file_ticket(admin, severity=severity)
+
+    assert "customer_contact" in excinfo.value.message_dict
+    assert not Ticket.objects.exists()
+
+
+def test_a_severity_above_the_component_cap_is_refused_naming_the_cap():
+    admin = administrator("jelastic")
+    level_1 = admin.organization.support_plan.severities.get(level=1)
+
+    with pytest.raises(ValidationError) as excinfo:
+        file_ticket(admin, severity=level_1, component=".Net", customer_contact="Bo")
+
+    assert ".Net are at most Level 2" in excinfo.value.message_dict["severity"][0]
+
+
+def test_text_with_a_secret_is_refused_and_neither_stored_nor_emailed(
+    django_capture_on_commit_callbacks,
+):
+    admin = administrator()
+
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(ValidationError) as excinfo,
+    ):
+        file_ticket(admin, description=f"Config:\n{SECRET}")
+
+    assert "description" in excinfo.value.message_dict
+    assert not Ticket.objects.exists()
+    assert not OutboundEmail.objects.exists()
+    assert mail.outbox == []
+
+
+def test_every_problem_is_reported_at_once_per_field():
+    admin = administrator()
+    severity = admin.organization.support_plan.severities.get(level=1)
+
+    with pytest.raises(ValidationError) as excinfo:
+        file_ticket(
+            admin,
+            severity=severity,
+            environment="staging",
+            summary=f"Broken {SECRET}",
+        )
+
+    assert set(excinfo.value.message_dict) == {
+        "customer_contact",
+        "environment",
+        "summary",
+    }
+
+
+def test_only_named_administrators_of_licensed_organisations_may_file():
+    admin = administrator()
+    outsider = UserFactory()
+    expired = SupportAdministratorFactory(
+        organization__support_plan=admin.organization.support_plan,
+        organization__licence_active_until=date(2020, 1, 1),
+    )
+
+    with pytest.raises(ValidationError, match="named Support Administrators"):
+        services.open_ticket(
+            admin.organization, draft(), requester=outsider, filed_by=outsider
+        )
+    with pytest.raises(ValidationError, match="licence"):
+        file_ticket(expired)
+    assert not Ticket.objects.exists()
+
+
+def test_an_agent_files_on_a_customers_behalf():
+    admin = administrator()
+    agent = AgentFactory()
+
+    ticket = services.open_ticket(
+        admin.organization, draft(), requester=admin.user, filed_by=agent
+    )
+
+    assert ticket.requester == admin.user
+    assert ticket.filed_by == agent
+
+
+def test_a_customer_cannot_file_on_someone_elses_behalf():
+    admin = administrator()
+    colleague = SupportAdministratorFactory(organization=admin.organization)
+
+    with pytest.raises(ValidationError, match="agents"):
+        services.open_ticket(
+            admin.organization, draft(), requester=admin.user, filed_by=colleague.user
+        )
+
+
+def test_attachments_are_stored_under_generated_names():
+    ticket = file_ticket(uploads=[png("../../etc/passwd.png"), text_file()])
+
+    names = sorted(a.original_name for a in ticket.attachments.all())
+    stored = [a.file.name for a in ticket.attachments.all()]
+    assert names == ["app.log", "passwd.png"]
+    assert all(n.startswith(f"attachments/{ticket.pk}/") for n in stored)
+    assert all("passwd" not in n for n in stored)
+    assert {a.content_type for a in ticket.attachments.all()} == {
+        "image/png",
+        "text/plain",
+    }
+
+
+def test_a_failed_filing_leaves_no_attachment_file_behind(monkeypatch):
+    from django.core.files.storage import default_storage
+
+    admin = administrator()
+    saved = []
+    original = Attachment.file.field.storage.save
+
+    def spy(name, content, max_length=None):
+        saved.append(original(name, content, max_length=max_length))
+        return saved[-1]
+
+    monkeypatch.setattr(Attachment.file.field.storage, "save", spy)
+    monkeypatch.setattr(services, "queue_email", lambda **kw: 1 / 0)
+
+    with pytest.raises(ZeroDivisionError):
+        file_ticket(admin, uploads=[png()])
+
+    assert saved
+    assert not any(default_storage.exists(name) for name in saved)
+    assert not Attachment.objects.exists()
+
+
+def test_the_first_public_agent_reply_is_the_first_response_and_notifies(
+    django_capture_on_commit_callbacks,
+):
+    ticket = file_ticket()
+    agent = AgentFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_reply(ticket, author=agent, body="Looking into it now.")
+    ticket.refresh_from_db()
+
+    assert ticket.first_responded_at is not None
+    assert ticket.status == Ticket.Status.OPEN
+    [email] = mail.outbox
+    assert email.to == [ticket.requester.email]
+    assert "Looking into it now." in email.body
+
+
+def test_an_internal_note_is_not_a_response_and_sends_nothing(
+    django_capture_on_commit_callbacks,
+):
+    ticket = file_ticket()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_reply(
+            ticket, author=AgentFactory(), body="Check the logs", internal=True
+        )
+    ticket.refresh_from_db()
+
+    assert ticket.first_responded_at is None
+    assert ticket.status == Ticket.Status.NEW
+    assert mail.outbox == []
+    assert Message.objects.get().visibility == Message.Visibility.INTERNAL
+
+
+def test_a_customer_reply_to_a_ticket_waiting_on_them_reopens_it_and_tells_the_assignee(
+    django_capture_on_commit_callbacks,
+):
+    ticket = file_ticket()
+    agent = AgentFactory()
+    services.assign_ticket(ticket, agent, actor=agent)
+    services.change_status(ticket, Ticket.Status.WAITING_ON_CUSTOMER, actor=agent)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_reply(ticket, author=ticket.requester, body="Here are the logs.")
+    ticket.refresh_from_db()
+
+    assert ticket.status == Ticket.Status.OPEN
+    assert [m.to for m in mail.outbox] == [[agent.email]]
+
+
+def test_customers_cannot_write_internal_notes_or_reply_to_closed_tickets():
+    ticket = file_ticket()
+    agent = AgentFactory()
+
+    with pytest.raises(ValidationError, match="internal"):
+        services.post_reply(ticket, author=ticket.requester, body="x", internal=True)
+    for status in ("resolved", "closed"):
+        services.change_status(ticket, status, actor=agent)
+    with pytest.raises(ValidationError, match="closed"):
+        services.post_reply(ticket, author=ticket.requester, body="Still broken")
+
+
+def test_a_reply_with_a_secret_or_a_bad_file_stores_nothing():
+    ticket = file_ticket()
+    exe = text_file("tool.png", "")
+    exe.file.write(b"MZ\x90\x00" + b"\x00" * 100)
+    exe.size = 104
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.post_reply(ticket, author=ticket.requester, body=SECRET, uploads=[exe])
+
+    assert set(excinfo.value.message_dict) == {"body", "attachments"}
+    assert not Message.objects.exists()
+    assert not Attachment.objects.exists()
+
+
+def test_a_resolved_ticket_is_reopened_with_the_reason_and_history_kept():
+    ticket = file_ticket()
+    agent = AgentFactory()
+    services.change_status(ticket, Ticket.Status.RESOLVED, actor=agent)
+
+    services.reopen_ticket(ticket, actor=ticket.requester, reason="Broken again")
+    ticket.refresh_from_db()
+
+    assert ticket.status == Ticket.Status.OPEN
+    assert ticket.resolved_at is None
+    assert ticket.messages.get().body == "Broken again"
+    statuses = [h.status for h in ticket.history.order_by("history_date")]
+    assert statuses == ["new", "resolved", "open"]
+
+
+def test_an_illegal_transition_is_refused_with_a_clear_message():
+    ticket = file_ticket()
+    agent = AgentFactory()
+    services.change_status(ticket, Ticket.Status.RESOLVED, actor=agent)
+    services.change_status(ticket, Ticket.Status.CLOSED, actor=agent)
+
+    with pytest.raises(IllegalTransition, match="closed and cannot change"):
+        services.reopen_ticket(ticket, actor=ticket.requester, reason="again")
+    with pytest.raises(IllegalTransition):
+        services.change_status(ticket, Ticket.Status.OPEN, actor=agent)
