@@ -6,21 +6,24 @@ Tickets are never deleted here. Filing, replying and status changes go through
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.models import User
 from accounts.rules import may_file_tickets
-from helpdesk import lifecycle, services
-from helpdesk.models import Attachment, Message, OutboundEmail, Ticket
+from helpdesk import clock_display, clocks, lifecycle, services
+from helpdesk.models import Attachment, Message, OutboundEmail, SLOClock, Ticket
 from helpdesk.views import serve_attachment
 
 
@@ -115,6 +118,111 @@ class TicketCreationForm(forms.ModelForm):
         return cleaned
 
 
+# A clock's schedule reads its calendar's hours and holidays: load them with it.
+CLOCKS_WITH_CALENDARS = SLOClock.objects.select_related("calendar").prefetch_related(
+    "calendar__hours", "calendar__holidays"
+)
+
+
+class SLOStateFilter(admin.SimpleListFilter):
+    """Tickets by the state of their SLO clocks (any clock in that state)."""
+
+    title = "SLO state"
+    parameter_name = "slo"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("breached", "Breached"),
+            ("at_risk", "At risk"),
+            ("on_track", "On track"),
+            ("paused", "Paused"),
+            ("met", "Met"),
+            ("best_effort", "Best effort"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        running = Q(status=SLOClock.Status.RUNNING, breached_at__isnull=True)
+        # At risk: the 75% warning is behind it (recorded, or due to be).
+        at_risk = running & (Q(next_alert_threshold__gt=75) | Q(next_alert_at__lte=now))
+        conditions = {
+            "breached": Q(breached_at__isnull=False),
+            "at_risk": at_risk,
+            "on_track": running
+            & ~Q(pk__in=SLOClock.objects.filter(at_risk).values("pk")),
+            "paused": Q(status=SLOClock.Status.PAUSED),
+            "met": Q(status=SLOClock.Status.MET, breached_at__isnull=True),
+            "best_effort": Q(status=SLOClock.Status.BEST_EFFORT),
+        }
+        if self.value() not in conditions:
+            return queryset
+        clocks = SLOClock.objects.filter(
+            conditions[self.value()], ticket=OuterRef("pk")
+        )
+        return queryset.filter(Exists(clocks))
+
+
+class SLOClockInline(admin.TabularInline):
+    model = SLOClock
+    extra = 0
+    can_delete = False
+    fields = [
+        "metric",
+        "state",
+        "target_label",
+        "calendar",
+        "due_at",
+        "met_at",
+        "breached_at",
+        "is_reclassification_breach",
+        "policy_version",
+        "event_log",
+        "explain",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("calendar")
+            .prefetch_related("events", "calendar__hours", "calendar__holidays")
+        )
+
+    @admin.display(description="state")
+    def state(self, clock: SLOClock) -> str:
+        shown = clock_display.view(clock, timezone.now())
+        return format_html('<span style="color:{}">{}</span>', shown.colour, shown.text)
+
+    @admin.display(description="events")
+    def event_log(self, clock: SLOClock) -> str:
+        rows = format_html_join(
+            "",
+            "<li>{} {}{}{}</li>",
+            (
+                (
+                    f"{e.at:%Y-%m-%d %H:%M %Z}",
+                    e.get_kind_display(),
+                    f" ({e.threshold}%)" if e.threshold else "",
+                    f": due {e.due_before:%Y-%m-%d %H:%M} → "
+                    f"{e.due_after:%Y-%m-%d %H:%M} UTC"
+                    if e.due_before and e.due_after and e.due_before != e.due_after
+                    else (f" — {e.note}" if e.note else ""),
+                )
+                for e in clock.events.all()
+            ),
+        )
+        return format_html('<ul style="margin:0">{}</ul>', rows)
+
+    @admin.display(description="explain")
+    def explain(self, clock: SLOClock) -> str:
+        url = reverse("admin:helpdesk_clock_explain", args=[clock.pk])
+        return format_html('<a href="{}">explain this due instant</a>', url)
+
+
 @admin.register(Ticket)
 class TicketAdmin(SimpleHistoryAdmin):
     list_display = [
@@ -124,12 +232,19 @@ class TicketAdmin(SimpleHistoryAdmin):
         "severity",
         "status",
         "assignee",
-        "first_response_due_at",
-        "resolution_due_at",
+        "response_clock",
+        "resolution_clock",
         "created_at",
     ]
     list_select_related = ["organization", "severity", "assignee"]
-    list_filter = ["status", "environment", "plan", "severity__level", "is_tam_routed"]
+    list_filter = [
+        SLOStateFilter,
+        "status",
+        "environment",
+        "plan",
+        "severity__level",
+        "is_tam_routed",
+    ]
     search_fields = ["reference", "summary", "organization__name", "organization__slug"]
     date_hierarchy = "created_at"
     readonly_fields = [
@@ -186,7 +301,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             },
         ),
     ]
-    inlines = [MessageInline, AttachmentInline]
+    inlines = [SLOClockInline, MessageInline, AttachmentInline]
     change_form_template = "admin/helpdesk/ticket/change_form.html"
     autocomplete_fields = ["assignee"]
 
@@ -222,10 +337,28 @@ class TicketAdmin(SimpleHistoryAdmin):
         return (
             super()
             .get_queryset(request)
-            .prefetch_related(
-                Prefetch("messages", Message.objects.select_related("author"))
-            )
+            .prefetch_related(Prefetch("clocks", CLOCKS_WITH_CALENDARS))
         )
+
+    def _clock_cell(self, ticket: Ticket, metric: str) -> str:
+        clock = next((c for c in ticket.clocks.all() if c.metric == metric), None)
+        if clock is None:
+            return "—"
+        shown = clock_display.view(clock, timezone.now())
+        return format_html(
+            '<span title="due {}" style="color:{};font-weight:600">{}</span>',
+            f"{clock.due_at:%Y-%m-%d %H:%M} UTC" if clock.due_at else "—",
+            shown.colour,
+            shown.text,
+        )
+
+    @admin.display(description="first response", ordering="first_response_due_at")
+    def response_clock(self, ticket: Ticket) -> str:
+        return self._clock_cell(ticket, SLOClock.Metric.FIRST_RESPONSE)
+
+    @admin.display(description="resolution", ordering="resolution_due_at")
+    def resolution_clock(self, ticket: Ticket) -> str:
+        return self._clock_cell(ticket, SLOClock.Metric.RESOLUTION)
 
     @admin.display(description="can become")
     def next_statuses(self, ticket: Ticket) -> str:
@@ -287,6 +420,11 @@ class TicketAdmin(SimpleHistoryAdmin):
                 self.admin_site.admin_view(self.attachment_view),
                 name="helpdesk_attachment_download",
             ),
+            path(
+                "clocks/<int:pk>/explain/",
+                self.admin_site.admin_view(self.explain_view),
+                name="helpdesk_clock_explain",
+            ),
         ]
         return own + super().get_urls()
 
@@ -327,6 +465,43 @@ class TicketAdmin(SimpleHistoryAdmin):
             else:
                 self.message_user(request, "Status changed.", messages.SUCCESS)
         return HttpResponseRedirect(back)
+
+    def explain_view(self, request, pk: int):
+        """Explain a clock's due instant: the open intervals counted, and the
+        holidays and pauses skipped."""
+        clock = get_object_or_404(
+            SLOClock.objects.select_related("ticket", "calendar"), pk=pk
+        )
+        if not self.has_view_permission(request, clock.ticket):
+            return HttpResponseRedirect(reverse("admin:index"))
+        schedule = clocks.schedule_of(clock.calendar)
+        end = clock.due_at or timezone.now()
+        pauses = list(clock.pauses.all())
+        counted = []
+        for start, stop in schedule.explain(clock.started_at, end):
+            pieces = [(start, stop)]
+            for pause in pauses:
+                p_end = pause.ended_at or end
+                pieces = [
+                    piece
+                    for a, b in pieces
+                    for piece in ((a, min(b, pause.started_at)), (max(a, p_end), b))
+                    if piece[1] > piece[0]
+                ]
+            counted += pieces
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Explain {clock}",
+            "opts": self.model._meta,
+            "original": clock.ticket,
+            "clock": clock,
+            "counted": [(a, b, b - a) for a, b in counted],
+            "total": sum((b - a for a, b in counted), timedelta()),
+            "pauses": pauses,
+            "holidays": schedule.holidays_between(clock.started_at, end),
+            "zone": clock.calendar.time_zone if clock.calendar else "UTC",
+        }
+        return TemplateResponse(request, "admin/helpdesk/clock_explain.html", context)
 
     def attachment_view(self, request, pk: int):
         item = get_object_or_404(Attachment.objects.select_related("ticket"), pk=pk)

@@ -10,7 +10,7 @@ sent after, so a redelivered task or a second worker sends no duplicate.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -35,9 +35,11 @@ def queue_email(
     template: str,
     context: dict,
     ticket: Ticket | None = None,
+    send_after: datetime | None = None,
 ) -> OutboundEmail:
     """Write the e-mail rendered from ``emails/<template>.{subject,txt,html}`` to the
-    outbox (once per ``key``) and enqueue its delivery on commit."""
+    outbox (once per ``key``) and enqueue its delivery on commit. An e-mail held
+    until ``send_after`` is left to the periodic sweep."""
     context = {"base_url": settings.HELPDESK_BASE_URL, "ticket": ticket, **context}
     subject = " ".join(render_to_string(f"emails/{template}.subject", context).split())
     email, created = OutboundEmail.objects.get_or_create(
@@ -48,9 +50,10 @@ def queue_email(
             "body_text": render_to_string(f"emails/{template}.txt", context),
             "body_html": render_to_string(f"emails/{template}.html", context),
             "ticket": ticket,
+            "send_after": send_after,
         },
     )
-    if created:
+    if created and (send_after is None or send_after <= timezone.now()):
         from helpdesk.tasks import send_email
 
         enqueue_on_commit(send_email, email.pk)
@@ -77,6 +80,7 @@ def deliver(email_id: int) -> str:
     now = timezone.now()
     claimed = OutboundEmail.objects.filter(
         Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT),
+        Q(send_after__isnull=True) | Q(send_after__lte=now),
         pk=email_id,
         sent_at__isnull=True,
     ).update(claimed_at=now)
@@ -110,6 +114,7 @@ def pending_email_ids(*, older_than: timedelta = timedelta(seconds=30)) -> list[
     return list(
         OutboundEmail.objects.filter(
             Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT),
+            Q(send_after__isnull=True) | Q(send_after__lte=now),
             sent_at__isnull=True,
             created_at__lt=now - older_than,
             attempts__lt=MAX_ATTEMPTS,

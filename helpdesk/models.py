@@ -232,6 +232,11 @@ class OutboundEmail(models.Model):
         Ticket, on_delete=models.PROTECT, null=True, blank=True, related_name="emails"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    send_after = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Held until then (business-time SLO alerts wait for opening hours).",
+    )
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -250,3 +255,187 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to}"
+
+
+class SLOClock(models.Model):
+    """One SLO clock of one ticket: first response, or resolution.
+
+    The due instant is derived, never edited: ``started_at`` plus ``target`` of open
+    time on ``calendar`` (absolute time when there is none), skipping the pauses.
+    ``helpdesk.clocks`` is the only writer; every change appends an SLOEvent, so the
+    clock can be rebuilt from its events.
+    """
+
+    class Metric(models.TextChoices):
+        FIRST_RESPONSE = "first_response", "First response"
+        RESOLUTION = "resolution", "Resolution"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        MET = "met", "Stopped"
+        BEST_EFFORT = "best_effort", "Best effort"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="clocks")
+    metric = models.CharField(max_length=16, choices=Metric.choices)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.RUNNING
+    )
+    started_at = models.DateTimeField()
+    calendar = models.ForeignKey(
+        "policies.BusinessCalendar",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty: elapsed wall-clock time.",
+    )
+    target = models.DurationField(help_text="Open time on the calendar.")
+    target_label = models.CharField(max_length=80)
+    policy_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The SLO target's history id it started under."
+    )
+    due_at = models.DateTimeField(null=True, blank=True)
+    due_version = models.PositiveIntegerField(default=1)
+    next_alert_at = models.DateTimeField(null=True, blank=True)
+    next_alert_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
+    met_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    is_reclassification_breach = models.BooleanField(
+        default=False,
+        help_text="Breached because a severity change moved the due instant into the "
+        "past: kept apart in attainment reports.",
+    )
+
+    class Meta:
+        ordering = ["ticket", "metric"]
+        verbose_name = "SLO clock"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "metric"], name="one_clock_per_ticket_metric"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_alert_at"],
+                condition=Q(status="running", next_alert_at__isnull=False),
+                name="clock_next_alert",
+            ),
+            models.Index(fields=["started_at"], name="clock_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket.reference} {self.get_metric_display()}"
+
+    @property
+    def is_breached(self) -> bool:
+        return self.breached_at is not None
+
+    @property
+    def outcome(self) -> str:
+        """Return "met", "breached", "best effort" or "open" for reports."""
+        if self.status == self.Status.BEST_EFFORT:
+            return "best effort"
+        if self.breached_at is not None or (
+            self.met_at and self.due_at and self.met_at > self.due_at
+        ):
+            return "breached"
+        return "met" if self.status == self.Status.MET else "open"
+
+
+class SLOPause(models.Model):
+    """A stretch of time that does not count (waiting on customer; resolved until
+    reopened). ``ended_at`` is empty while the pause lasts."""
+
+    clock = models.ForeignKey(SLOClock, on_delete=models.CASCADE, related_name="pauses")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["clock", "started_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True)
+                | Q(ended_at__gte=models.F("started_at")),
+                name="pause_ends_after_it_starts",
+            ),
+            models.UniqueConstraint(
+                fields=["clock"],
+                condition=Q(ended_at__isnull=True),
+                name="one_open_pause_per_clock",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SLOEvent(models.Model):
+    """The append-only log of a clock: what happened, when, and the due instant before
+    and after."""
+
+    class Kind(models.TextChoices):
+        START = "start", "Started"
+        PAUSE = "pause", "Paused"
+        RESUME = "resume", "Resumed"
+        TARGET_CHANGE = "target_change", "Target changed"
+        MET = "met", "Met"
+        REOPEN = "reopen", "Reopened"
+        WARNING = "warning", "Warning"
+        BREACH = "breach", "Breached"
+        BEST_EFFORT = "best_effort", "Best effort"
+
+    clock = models.ForeignKey(SLOClock, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    at = models.DateTimeField(help_text="When it happened.")
+    due_before = models.DateTimeField(null=True, blank=True)
+    due_after = models.DateTimeField(null=True, blank=True)
+    due_version = models.PositiveIntegerField()
+    threshold = models.PositiveSmallIntegerField(null=True, blank=True)
+    target = models.DurationField(null=True, blank=True)
+    target_label = models.CharField(max_length=80, blank=True)
+    calendar_id_used = models.PositiveIntegerField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["clock", "at", "pk"]
+        verbose_name = "SLO event"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("SLO events are append-only")
+        super().save(*args, **kwargs)
+
+
+class SLOAlert(models.Model):
+    """A warning (75, 90) or breach (100) of one due version of a clock: recorded
+    once, whatever the number of sweeps or workers (a unique constraint)."""
+
+    clock = models.ForeignKey(SLOClock, on_delete=models.CASCADE, related_name="alerts")
+    threshold = models.PositiveSmallIntegerField()
+    due_version = models.PositiveIntegerField()
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clock", "threshold", "due_version"],
+                name="one_alert_per_version",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clock} {self.threshold}% (v{self.due_version})"

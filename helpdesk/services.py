@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from accounts.rules import may_file_tickets
-from helpdesk import lifecycle
+from helpdesk import clocks, lifecycle
 from helpdesk.attachments import CheckedUpload, check_uploads
 from helpdesk.emails import queue_email
 from helpdesk.models import Attachment, Message, Ticket, TicketSequence
@@ -178,8 +178,6 @@ def open_ticket(
         urls=draft.urls,
         steps_to_reproduce=draft.steps_to_reproduce,
         customer_contact=draft.customer_contact.strip(),
-        first_response_due_at=due.first_response_due_at,
-        resolution_due_at=due.resolution_due_at,
     )
     ticket.full_clean(exclude=["reference"])
     ticket._history_user = filed_by
@@ -187,6 +185,7 @@ def open_ticket(
     # auto_now_add wrote the wall clock; the SLO counts from `now`.
     Ticket.objects.filter(pk=ticket.pk).update(created_at=now)
     ticket.created_at = now
+    clocks.start_clocks(ticket, due, opened_at=now)
     _store_attachments(ticket, None, checked, uploaded_by=filed_by)
     queue_email(
         key=f"ticket-created:{ticket.pk}",
@@ -250,19 +249,17 @@ def post_reply(
     message.save()
     _store_attachments(ticket, message, checked, uploaded_by=author)
 
-    changed = []
-    if is_agent and not internal and ticket.first_responded_at is None:
+    # What counts as a response is explicit: a public agent reply, never a note.
+    is_response = is_agent and not internal
+    if is_response and ticket.first_responded_at is None:
         ticket.first_responded_at = message.created_at
-        changed.append("first_responded_at")
-    if is_agent and not internal and ticket.status == Ticket.Status.NEW:
-        ticket.status = Ticket.Status.OPEN
-        changed.append("status")
-    if not is_agent and ticket.status == Ticket.Status.WAITING_ON_CUSTOMER:
-        ticket.status = Ticket.Status.OPEN
-        changed.append("status")
-    if changed:
         ticket._history_user = author
-        ticket.save(update_fields=[*changed, "updated_at"])
+        ticket.save(update_fields=["first_responded_at", "updated_at"])
+        clocks.record_response(ticket, at=message.created_at, actor=author)
+    if is_response and ticket.status == Ticket.Status.NEW:
+        ticket = change_status(ticket, Ticket.Status.OPEN, actor=author)
+    if not is_agent and ticket.status == Ticket.Status.WAITING_ON_CUSTOMER:
+        ticket = change_status(ticket, Ticket.Status.OPEN, actor=author)
 
     if not internal:
         _notify_reply(ticket, message)
@@ -277,6 +274,7 @@ def change_status(
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     lifecycle.check_transition(ticket.status, status)
     now = now or timezone.now()
+    old = ticket.status
     ticket.status = status
     fields = ["status", "updated_at"]
     if status == Ticket.Status.RESOLVED:
@@ -290,6 +288,7 @@ def change_status(
         fields.append("resolved_at")
     ticket._history_user = actor
     ticket.save(update_fields=fields)
+    clocks.on_status_change(ticket, old, status, at=now, actor=actor)
     return ticket
 
 

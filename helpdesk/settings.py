@@ -205,6 +205,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.send_pending_emails",
         "schedule": 60.0,
     },
+    "sweep-slo-clocks": {
+        "task": "helpdesk.sweep_slo_clocks",
+        "schedule": 60.0,
+    },
 }
 # Fail fast when the broker is down: the outbox keeps the work for the sweep.
 CELERY_BROKER_CONNECTION_TIMEOUT = 3

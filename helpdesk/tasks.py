@@ -44,3 +44,11 @@ def send_pending_emails(older_than_seconds: int = 30) -> dict:
             failed += 1
             logger.exception("outbox e-mail %s failed", email_id)
     return {"sent": sent, "failed": failed}
+
+
+@shared_task(name="helpdesk.sweep_slo_clocks")
+def sweep_slo_clocks() -> dict:
+    """Record the SLO warnings and breaches that are due (every minute, by beat)."""
+    from helpdesk import clocks
+
+    return clocks.sweep()

@@ -12,4 +12,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("portal/", include("helpdesk.portal_urls")),
+    path("staff/slo/attainment/", views.slo_attainment, name="slo_attainment"),
 ]

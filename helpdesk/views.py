@@ -8,8 +8,10 @@ organisation's ticket or attachment is a 404, so references do not leak.
 from __future__ import annotations
 
 import functools
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -23,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Organization
 from accounts.rules import Decision, may_file_tickets
-from helpdesk import services
+from helpdesk import clock_display, reports, services
 from helpdesk.forms import ReopenForm, ReplyForm, TicketFilterForm, TicketForm
 from helpdesk.lifecycle import IllegalTransition
 from helpdesk.models import Attachment, Message, Ticket
@@ -247,11 +249,19 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
         .select_related("author")
         .prefetch_related("attachments")
     )
+    now = timezone.now()
+    service_levels = [
+        (clock, clock_display.view(clock, now))
+        for clock in ticket.clocks.select_related("calendar").prefetch_related(
+            "calendar__hours", "calendar__holidays"
+        )
+    ]
     return render(
         request,
         "portal/ticket_detail.html",
         {
             "ticket": ticket,
+            "service_levels": service_levels,
             "conversation": conversation,
             "ticket_attachments": ticket.attachments.filter(message__isnull=True),
             "form": form,
@@ -367,3 +377,30 @@ def _add_errors(form, exc: ValidationError) -> None:
 
 def portal_index(request: HttpRequest) -> HttpResponse:
     return redirect("portal:tickets")
+
+
+@staff_member_required
+@require_GET
+def slo_attainment(request: HttpRequest) -> HttpResponse:
+    """Staff report: SLO attainment per plan, severity, metric and month."""
+    today = timezone.localdate()
+    months = _int_param(request, "months", default=6, low=1, high=36)
+    first = date(today.year, today.month, 1)
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    since = datetime.combine(first, time.min, tzinfo=UTC)
+    until = timezone.now() + timedelta(days=1)
+    return render(
+        request,
+        "staff/slo_attainment.html",
+        {"rows": reports.attainment(since, until), "months": months, "since": first},
+    )
+
+
+def _int_param(
+    request: HttpRequest, name: str, *, default: int, low: int, high: int
+) -> int:
+    try:
+        return min(max(int(request.GET.get(name, default)), low), high)
+    except ValueError:
+        return default

@@ -148,6 +148,30 @@ class SupportPlanAdmin(SimpleHistoryAdmin):
         ),
     ]
 
+    actions = ["apply_targets_to_open_tickets"]
+
+    @admin.action(description="Apply current targets to open tickets (preview first)")
+    def apply_targets_to_open_tickets(self, request, queryset):
+        """Policy edits never silently rewrite open clocks: show what would change,
+        and apply only on confirmation. Closed clocks keep their outcome."""
+        from helpdesk import clocks
+
+        if request.POST.get("confirm") == "yes":
+            count = clocks.apply_policy_changes(list(queryset), actor=request.user)
+            self.message_user(
+                request, f"Applied the current targets to {count} tickets."
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Apply current targets to open tickets",
+            "opts": self.model._meta,
+            "plans": queryset,
+            "rows": clocks.policy_changes(list(queryset)),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/policies/apply_targets.html", context)
+
     @admin.display(description="channels")
     def channel_list(self, plan: SupportPlan) -> str:
         return ", ".join(plan.channels)

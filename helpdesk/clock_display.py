@@ -1,0 +1,48 @@
+"""How a clock reads to people: remaining or overdue time, its state and colour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from helpdesk import clocks
+from helpdesk.models import SLOClock
+
+
+@dataclass(frozen=True)
+class ClockView:
+    state: str  # breached, at risk, on track, paused, met, best effort
+    text: str
+    colour: str
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(abs(delta).total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
+
+
+def view(clock: SLOClock, now: datetime) -> ClockView:
+    """Return the state and a short text: open time left on the clock's calendar,
+    or how long it is overdue."""
+    if clock.status == SLOClock.Status.BEST_EFFORT:
+        return ClockView("best effort", "best effort", "grey")
+    if clock.status == SLOClock.Status.MET:
+        if clock.outcome == "breached":
+            return ClockView(
+                "breached", f"met late ({clock.met_at:%d %b %H:%M})", "red"
+            )
+        return ClockView("met", f"met {clock.met_at:%d %b %H:%M}", "green")
+    if clock.status == SLOClock.Status.PAUSED:
+        return ClockView("paused", "paused", "grey")
+    if clock.due_at is None:
+        return ClockView("paused", "paused", "grey")
+    if clock.breached_at is not None or now > clock.due_at:
+        return ClockView("breached", f"overdue {_span(now - clock.due_at)}", "red")
+    left = clocks.schedule_of(clock.calendar).elapsed(now, clock.due_at)
+    if left <= clock.target * 0.25:
+        return ClockView("at risk", f"{_span(left)} left", "orange")
+    return ClockView("on track", f"{_span(left)} left", "green")

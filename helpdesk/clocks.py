@@ -1,0 +1,431 @@
+"""SLO clocks: the one module that moves them and the only writer of a ticket's
+``first_response_due_at`` and ``resolution_due_at``.
+
+Every transition appends an SLOEvent and recomputes the due instant from the
+ticket's opening, the current target and the pauses (``helpdesk.slo``), so replaying
+the events gives the same answer. Callers are ``helpdesk.services`` (filing, replies,
+status changes, severity changes), the admin and the sweep task.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from helpdesk import slo
+from helpdesk.models import SLOAlert, SLOClock, SLOEvent, SLOPause, Ticket
+from policies.business_time import Schedule
+from policies.models import BusinessCalendar
+from policies.slo import DueInstants, due_for
+
+logger = logging.getLogger(__name__)
+
+Metric = SLOClock.Metric
+ALWAYS = Schedule.always()
+
+
+def schedule_of(calendar: BusinessCalendar | None) -> Schedule:
+    return calendar.schedule() if calendar is not None else ALWAYS
+
+
+def _schedule_by_id(calendar_id: int | None) -> Schedule:
+    if calendar_id is None:
+        return ALWAYS
+    return BusinessCalendar.objects.get(pk=calendar_id).schedule()
+
+
+def _clock_spec(
+    due: DueInstants, metric: str, opened_at: datetime
+) -> tuple[BusinessCalendar | None, timedelta, str] | None:
+    """Return (calendar, open-time target, label) for one metric of ``due``."""
+    target = due.target
+    if target is None:
+        return None
+    if metric == Metric.FIRST_RESPONSE:
+        due_at = due.first_response_due_at
+        if due_at is None:
+            return None
+        if due.is_off_hours:
+            label = f"{target.off_hours_label} (off hours, elapsed time)"
+            return None, due_at - opened_at, label
+        calendar, label = target.response_calendar, target.response_label
+    else:
+        due_at = due.resolution_due_at
+        if due_at is None:
+            return None
+        calendar, label = target.resolution_calendar, target.resolution_label
+    if calendar.kind == BusinessCalendar.Kind.ALWAYS:
+        calendar = None  # absolute elapsed time: no calendar needed
+    # Business days become the open time they span, so pauses subtract uniformly.
+    return calendar, schedule_of(calendar).elapsed(opened_at, due_at), label
+
+
+def _policy_version(due: DueInstants) -> int | None:
+    record = due.target.history.order_by("-history_id").first() if due.target else None
+    return record.history_id if record else None
+
+
+def start_clocks(ticket: Ticket, due: DueInstants, *, opened_at: datetime) -> None:
+    """Create the ticket's clocks from its due instants (at filing)."""
+    version = _policy_version(due)
+    for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
+        spec = _clock_spec(due, metric, opened_at)
+        if spec is None:
+            continue
+        calendar, target, label = spec
+        clock = SLOClock.objects.create(
+            ticket=ticket,
+            metric=metric,
+            started_at=opened_at,
+            calendar=calendar,
+            target=target,
+            target_label=label,
+            policy_version=version,
+        )
+        _recompute(clock, at=opened_at, kind=SLOEvent.Kind.START, bump=False)
+    _sync_ticket(ticket)
+
+
+def record_response(ticket: Ticket, *, at: datetime, actor=None) -> None:
+    """A public agent reply meets the first-response clock."""
+    clock = _clock(ticket, Metric.FIRST_RESPONSE)
+    if clock is not None and clock.status in (SLOClock.Status.RUNNING,):
+        _meet(clock, at=at, actor=actor)
+        _sync_ticket(ticket)
+
+
+def on_status_change(
+    ticket: Ticket, old: str, new: str, *, at: datetime, actor=None
+) -> None:
+    """Pause, resume, meet or reopen the resolution clock as the status moves."""
+    clock = _clock(ticket, Metric.RESOLUTION)
+    if clock is None or clock.status == SLOClock.Status.BEST_EFFORT:
+        return
+    S = Ticket.Status
+    if new == S.WAITING_ON_CUSTOMER and clock.status == SLOClock.Status.RUNNING:
+        SLOPause.objects.create(
+            clock=clock, started_at=at, reason="waiting on customer"
+        )
+        clock.status = SLOClock.Status.PAUSED
+        _recompute(clock, at=at, kind=SLOEvent.Kind.PAUSE, actor=actor)
+    elif new == S.OPEN and old == S.WAITING_ON_CUSTOMER:
+        _end_open_pause(clock, at)
+        clock.status = SLOClock.Status.RUNNING
+        _recompute(clock, at=at, kind=SLOEvent.Kind.RESUME, actor=actor)
+    elif new == S.RESOLVED and clock.status != SLOClock.Status.MET:
+        _meet(clock, at=at, actor=actor)
+    elif new == S.OPEN and old == S.RESOLVED and clock.status == SLOClock.Status.MET:
+        # The time it stayed resolved does not count: resume with what was left.
+        SLOPause.objects.create(
+            clock=clock, started_at=clock.met_at, ended_at=at, reason="resolved"
+        )
+        clock.status, clock.met_at = SLOClock.Status.RUNNING, None
+        _recompute(clock, at=at, kind=SLOEvent.Kind.REOPEN, actor=actor)
+    else:
+        return
+    _sync_ticket(ticket)
+
+
+def change_targets(
+    ticket: Ticket,
+    due: DueInstants,
+    *,
+    at: datetime,
+    actor=None,
+    reclassification: bool = True,
+    note: str = "severity change",
+) -> None:
+    """Recompute the running clocks from the ticket's opening with new targets (a
+    severity change, or an edited policy applied by an administrator). Met clocks
+    keep their outcome. After a reclassification, a due instant that lands in the
+    past marks the coming breach as caused by it."""
+    opened_at = ticket.created_at
+    version = _policy_version(due)
+    for clock in ticket.clocks.select_for_update().order_by("metric"):
+        if clock.status in (SLOClock.Status.MET, SLOClock.Status.BEST_EFFORT):
+            continue
+        spec = _clock_spec(due, clock.metric, opened_at)
+        if spec is None:
+            continue
+        clock.calendar, clock.target, clock.target_label = spec
+        clock.policy_version = version
+        _recompute(
+            clock, at=at, kind=SLOEvent.Kind.TARGET_CHANGE, actor=actor, note=note
+        )
+        overdue = clock.due_at is not None and clock.due_at < at
+        if reclassification and overdue and clock.breached_at is None:
+            clock.is_reclassification_breach = True
+            clock.save(update_fields=["is_reclassification_breach"])
+    _sync_ticket(ticket)
+
+
+def make_best_effort(ticket: Ticket, *, at: datetime, note: str, actor=None) -> None:
+    """Stop holding the ticket to an SLO (e.g. TAM hours used up): kept and shown,
+    excluded from attainment."""
+    for clock in ticket.clocks.exclude(status=SLOClock.Status.MET):
+        clock.status = SLOClock.Status.BEST_EFFORT
+        clock.next_alert_at = clock.next_alert_threshold = None
+        clock.save(update_fields=["status", "next_alert_at", "next_alert_threshold"])
+        _event(
+            clock, SLOEvent.Kind.BEST_EFFORT, at, clock.due_at, clock.due_at, note=note
+        )
+    _sync_ticket(ticket)
+
+
+# --- policy edits ------------------------------------------------------------------
+
+
+def policy_changes(plans) -> list[dict]:
+    """Preview applying the plans' current targets to their open clocks: one row per
+    clock whose target or due instant would change. Met clocks are left out: they
+    keep their outcome."""
+    rows = []
+    open_clocks = (
+        SLOClock.objects.filter(
+            ticket__plan__in=plans,
+            status__in=[SLOClock.Status.RUNNING, SLOClock.Status.PAUSED],
+        )
+        .select_related("ticket__plan", "ticket__severity", "calendar")
+        .prefetch_related("pauses")
+        .order_by("ticket__reference", "metric")
+    )
+    dues: dict[int, DueInstants] = {}
+    for clock in open_clocks:
+        ticket = clock.ticket
+        if ticket.pk not in dues:
+            dues[ticket.pk] = due_for(ticket.plan, ticket.severity, ticket.created_at)
+        spec = _clock_spec(dues[ticket.pk], clock.metric, ticket.created_at)
+        if spec is None:
+            continue
+        calendar, target, label = spec
+        pauses = [(p.started_at, p.ended_at) for p in clock.pauses.all()]
+        new_due = slo.counted_until(
+            schedule_of(calendar), clock.started_at, target, pauses
+        )
+        if (target, getattr(calendar, "pk", None)) != (clock.target, clock.calendar_id):
+            rows.append(
+                {
+                    "clock": clock,
+                    "old_label": clock.target_label,
+                    "new_label": label,
+                    "old_due": clock.due_at,
+                    "new_due": new_due,
+                }
+            )
+    return rows
+
+
+@transaction.atomic
+def apply_policy_changes(plans, *, actor, at: datetime | None = None) -> int:
+    """Apply the plans' current targets to their open clocks (after a preview)."""
+    at = at or timezone.now()
+    tickets = {row["clock"].ticket for row in policy_changes(plans)}
+    for ticket in tickets:
+        due = due_for(ticket.plan, ticket.severity, ticket.created_at)
+        change_targets(
+            ticket,
+            due,
+            at=at,
+            actor=actor,
+            reclassification=False,
+            note="policy update",
+        )
+    return len(tickets)
+
+
+# --- the sweep ---------------------------------------------------------------------
+
+
+def sweep(now: datetime | None = None, *, limit: int = 1000) -> dict:
+    """Record every warning and breach that is due, exactly once per (clock,
+    threshold, due version), and queue their notifications. Safe to run often and
+    from several workers at once: rows are locked (skipped when another sweep holds
+    them) and the alert's unique constraint is the last word."""
+    now = now or timezone.now()
+    recorded = 0
+    with transaction.atomic():
+        clocks = list(
+            SLOClock.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                status=SLOClock.Status.RUNNING,
+                next_alert_at__isnull=False,
+                next_alert_at__lte=now,
+            )
+            .select_related("ticket", "calendar", "ticket__assignee")
+            .prefetch_related(
+                "pauses",
+                Prefetch(
+                    "alerts", SLOAlert.objects.only("clock", "threshold", "due_version")
+                ),
+            )
+            .order_by("next_alert_at")[:limit]
+        )
+        for clock in clocks:
+            try:
+                with transaction.atomic():
+                    recorded += _alert_due_thresholds(clock, now)
+            except Exception:
+                logger.exception("SLO sweep failed for clock %s", clock.pk)
+    return {"clocks": len(clocks), "alerts": recorded}
+
+
+def _alert_due_thresholds(clock: SLOClock, now: datetime) -> int:
+    from helpdesk.notifications import notify_slo_alert
+
+    pauses = [(p.started_at, p.ended_at) for p in clock.pauses.all()]
+    instants = slo.threshold_instants(
+        schedule_of(clock.calendar), clock.started_at, clock.target, pauses
+    )
+    alerted = {
+        a.threshold for a in clock.alerts.all() if a.due_version == clock.due_version
+    }
+    count = 0
+    while True:
+        pct, when = slo.next_alert(instants, alerted)
+        if pct is None or when > now:
+            break
+        alerted.add(pct)
+        try:
+            with transaction.atomic():
+                alert = SLOAlert.objects.create(
+                    clock=clock,
+                    threshold=pct,
+                    due_version=clock.due_version,
+                    due_at=clock.due_at,
+                )
+        except IntegrityError:
+            continue  # another sweep recorded it first
+        count += 1
+        if pct == 100:
+            clock.breached_at = when
+            note = (
+                "caused by reclassification" if clock.is_reclassification_breach else ""
+            )
+            _event(
+                clock,
+                SLOEvent.Kind.BREACH,
+                when,
+                clock.due_at,
+                clock.due_at,
+                threshold=100,
+                note=note,
+            )
+        else:
+            _event(
+                clock,
+                SLOEvent.Kind.WARNING,
+                when,
+                clock.due_at,
+                clock.due_at,
+                threshold=pct,
+            )
+        notify_slo_alert(alert, clock)
+    clock.next_alert_threshold, clock.next_alert_at = slo.next_alert(instants, alerted)
+    clock.save(update_fields=["next_alert_at", "next_alert_threshold", "breached_at"])
+    return count
+
+
+# --- internals -----------------------------------------------------------------------
+
+
+def _clock(ticket: Ticket, metric: str) -> SLOClock | None:
+    return (
+        SLOClock.objects.select_for_update()
+        .select_related("calendar")
+        .filter(ticket=ticket, metric=metric)
+        .first()
+    )
+
+
+def _meet(clock: SLOClock, *, at: datetime, actor=None) -> None:
+    _end_open_pause(clock, at)
+    clock.status, clock.met_at = SLOClock.Status.MET, at
+    _recompute(clock, at=at, kind=SLOEvent.Kind.MET, actor=actor)
+    if clock.due_at is not None and at > clock.due_at and clock.breached_at is None:
+        # Met late before any sweep noticed: still a breach, at the due instant.
+        clock.breached_at = clock.due_at
+        clock.save(update_fields=["breached_at"])
+
+
+def _end_open_pause(clock: SLOClock, at: datetime) -> None:
+    SLOPause.objects.filter(clock=clock, ended_at__isnull=True).update(ended_at=at)
+
+
+def _recompute(
+    clock: SLOClock,
+    *,
+    at: datetime,
+    kind: str,
+    actor=None,
+    bump: bool = True,
+    note: str = "",
+) -> None:
+    """Derive the due instant and the next alert from the clock's current target and
+    pauses, save, and append the event."""
+    pauses = [(p.started_at, p.ended_at) for p in SLOPause.objects.filter(clock=clock)]
+    schedule = schedule_of(clock.calendar)
+    before = clock.due_at
+    clock.due_at = slo.counted_until(schedule, clock.started_at, clock.target, pauses)
+    if bump and clock.due_at != before:
+        clock.due_version += 1  # a moved due instant re-arms the thresholds
+    if clock.status == SLOClock.Status.RUNNING:
+        instants = slo.threshold_instants(
+            schedule, clock.started_at, clock.target, pauses
+        )
+        alerted = SLOAlert.objects.filter(
+            clock=clock, due_version=clock.due_version
+        ).values_list("threshold", flat=True)
+        clock.next_alert_threshold, clock.next_alert_at = slo.next_alert(
+            instants, alerted
+        )
+    else:
+        clock.next_alert_threshold = clock.next_alert_at = None
+    clock.save()
+    _event(clock, kind, at, before, clock.due_at, actor=actor, note=note)
+
+
+def _event(
+    clock: SLOClock,
+    kind: str,
+    at: datetime,
+    before: datetime | None,
+    after: datetime | None,
+    *,
+    threshold: int | None = None,
+    note: str = "",
+    actor=None,
+) -> SLOEvent:
+    return SLOEvent.objects.create(
+        clock=clock,
+        kind=kind,
+        at=at,
+        due_before=before,
+        due_after=after,
+        due_version=clock.due_version,
+        threshold=threshold,
+        target=clock.target if kind in ("start", "target_change") else None,
+        target_label=clock.target_label if kind in ("start", "target_change") else "",
+        calendar_id_used=clock.calendar_id,
+        note=note,
+        actor=actor,
+    )
+
+
+def _sync_ticket(ticket: Ticket, actor=None) -> None:
+    """Copy the clocks' due instants onto the ticket (its history shows each move)."""
+    dues = dict(ticket.clocks.values_list("metric", "due_at"))
+    response, resolution = dues.get(Metric.FIRST_RESPONSE), dues.get(Metric.RESOLUTION)
+    if (ticket.first_response_due_at, ticket.resolution_due_at) == (
+        response,
+        resolution,
+    ):
+        return
+    ticket.first_response_due_at, ticket.resolution_due_at = response, resolution
+    ticket._history_user = actor or getattr(ticket, "_history_user", None)
+    ticket.save(
+        update_fields=["first_response_due_at", "resolution_due_at", "updated_at"]
+    )

@@ -1,0 +1,303 @@
+"""SLO clocks: every transition at explicit instants, across DST, and exactly-once
+alerts."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core import mail
+
+from helpdesk import clocks, services, tasks
+from helpdesk.models import OutboundEmail, SLOAlert, SLOClock, SLOEvent, Ticket
+from policies.slo import due_for
+from tests.accounts.factories import AgentFactory
+from tests.helpdesk.factories import administrator, draft
+
+pytestmark = pytest.mark.django_db
+
+PT = ZoneInfo("America/Los_Angeles")
+MT = ZoneInfo("America/Denver")
+
+
+def pt(*args) -> datetime:
+    return datetime(*args, tzinfo=PT)
+
+
+def mt(*args) -> datetime:
+    return datetime(*args, tzinfo=MT)
+
+
+def file_at(at: datetime, plan: str = "janrain-platinum", level: int | None = None):
+    admin = administrator(plan)
+    severity = (
+        admin.organization.support_plan.severities.get(level=level) if level else None
+    )
+    with time_machine.travel(at, tick=False):
+        return services.open_ticket(
+            admin.organization,
+            draft(severity=severity, customer_contact="Ada, +1 555 0100"),
+            requester=admin.user,
+            filed_by=admin.user,
+        )
+
+
+def clock(ticket: Ticket, metric: str) -> SLOClock:
+    return SLOClock.objects.get(ticket=ticket, metric=metric)
+
+
+def at(when: datetime, func, *args, **kwargs):
+    with time_machine.travel(when, tick=False):
+        return func(*args, **kwargs)
+
+
+@pytest.fixture
+def agent():
+    return AgentFactory(role="Support Engineer")
+
+
+def test_filing_starts_both_clocks_with_the_plan_targets():
+    ticket = file_at(pt(2026, 3, 6, 10), level=3)  # Janrain Sev3: 1 / 5 business days
+
+    response, resolution = (clock(ticket, m) for m in ("first_response", "resolution"))
+
+    assert response.due_at == pt(2026, 3, 9, 10)
+    assert resolution.due_at == pt(2026, 3, 13, 10)
+    assert response.target_label == "1 business day"
+    assert response.calendar.slug == "janrain-24x5-pacific"
+    assert response.policy_version is not None
+    assert ticket.first_response_due_at == response.due_at
+    assert [e.kind for e in response.events.all()] == ["start"]
+
+
+def test_a_public_reply_meets_the_response_clock_and_a_note_does_not(agent):
+    ticket = file_at(pt(2026, 3, 6, 10), plan="jelastic", level=2)
+
+    at(
+        pt(2026, 3, 6, 11),
+        services.post_reply,
+        ticket,
+        author=agent,
+        body="n",
+        internal=True,
+    )
+    assert clock(ticket, "first_response").status == "running"
+    at(pt(2026, 3, 6, 12), services.post_reply, ticket, author=agent, body="On it")
+
+    response = clock(ticket, "first_response")
+    assert response.status == "met"
+    assert response.met_at == pt(2026, 3, 6, 12)
+    assert response.outcome == "met"
+
+
+def test_waiting_on_customer_pauses_resolution_and_the_reply_resumes_it(agent):
+    # Janrain Sev1: resolution 4 h on 24x7, opened 10:00, due 14:00.
+    ticket = file_at(pt(2026, 3, 6, 10), level=1)
+
+    at(pt(2026, 3, 6, 11), services.change_status, ticket, "waiting", actor=agent)
+    paused = clock(ticket, "resolution")
+    assert paused.status == "paused"
+    assert paused.due_at is None
+    assert Ticket.objects.get(pk=ticket.pk).resolution_due_at is None
+
+    at(
+        pt(2026, 3, 6, 13),
+        services.post_reply,
+        ticket,
+        author=ticket.requester,
+        body="Logs",
+    )
+    resumed = clock(ticket, "resolution")
+    assert resumed.status == "running"
+    assert resumed.due_at == pt(2026, 3, 6, 16)  # 3 h left from 13:00
+    assert resumed.pauses.get().ended_at == pt(2026, 3, 6, 13)
+
+
+def test_resolving_meets_and_reopening_resumes_with_the_time_left(agent):
+    ticket = file_at(pt(2026, 3, 6, 10), level=1)  # resolution due 14:00
+
+    at(pt(2026, 3, 6, 12), services.change_status, ticket, "resolved", actor=agent)
+    assert clock(ticket, "resolution").status == "met"
+    at(
+        pt(2026, 3, 7, 9),
+        services.reopen_ticket,
+        ticket,
+        actor=ticket.requester,
+        reason="Again",
+    )
+
+    reopened = clock(ticket, "resolution")
+    assert reopened.status == "running"
+    assert reopened.due_at == pt(2026, 3, 7, 11)  # the 2 h that were left
+    assert [e.kind for e in reopened.events.all()] == ["start", "met", "reopen"]
+
+
+def test_a_business_hours_clock_across_the_dst_weekend():
+    # JumpCloud Sev3: 8 business hours, 09-17 Mountain. Fri 15:00 MST + 8 h.
+    ticket = file_at(mt(2026, 3, 6, 15), plan="jumpcloud", level=3)
+
+    assert clock(ticket, "first_response").due_at == mt(2026, 3, 9, 15)  # MDT Monday
+
+
+def test_a_24x7_clock_counts_real_time_across_the_november_change(agent):
+    # Jelastic L4: 24 h; opened Sat 31 Oct 12:00 PDT, the clocks go back that night.
+    ticket = file_at(pt(2026, 10, 31, 12), plan="jelastic", level=4)
+
+    due = clock(ticket, "first_response").due_at
+    assert due == pt(2026, 11, 1, 11)  # 24 real hours = 11:00 PST
+
+
+def test_a_severity_change_recomputes_from_the_opening_and_tags_its_breach(agent):
+    # Janrain Sev3 at Fri 10:00, upgraded to Sev1 at 11:00: the 30 min target from
+    # the opening passed at 10:30, so the breach is the reclassification's.
+    ticket = file_at(pt(2026, 3, 6, 10), level=3)
+    sev1 = ticket.plan.severities.get(level=1)
+    new_due = due_for(ticket.plan, sev1, ticket.created_at)
+
+    with time_machine.travel(pt(2026, 3, 6, 11), tick=False):
+        clocks.change_targets(ticket, new_due, at=pt(2026, 3, 6, 11), actor=agent)
+        clocks.sweep()
+
+    response = clock(ticket, "first_response")
+    assert response.due_at == pt(2026, 3, 6, 10, 30)
+    assert response.due_version == 2
+    assert response.is_reclassification_breach
+    assert response.breached_at == pt(2026, 3, 6, 10, 30)
+    breach = response.events.get(kind="breach")
+    assert breach.note == "caused by reclassification"
+    change = response.events.get(kind="target_change")
+    assert (change.due_before, change.due_after) == (
+        pt(2026, 3, 9, 10),
+        pt(2026, 3, 6, 10, 30),
+    )
+    history = [h.first_response_due_at for h in ticket.history.order_by("history_id")]
+    assert pt(2026, 3, 9, 10) in history
+    assert pt(2026, 3, 6, 10, 30) in history
+
+
+def test_met_clocks_keep_their_outcome_when_the_severity_changes(agent):
+    ticket = file_at(pt(2026, 3, 6, 10), level=3)
+    at(pt(2026, 3, 6, 10, 5), services.post_reply, ticket, author=agent, body="Hi")
+    sev1 = ticket.plan.severities.get(level=1)
+
+    clocks.change_targets(
+        ticket, due_for(ticket.plan, sev1, ticket.created_at), at=pt(2026, 3, 6, 11)
+    )
+
+    response = clock(ticket, "first_response")
+    assert response.due_at == pt(2026, 3, 9, 10)
+    assert response.outcome == "met"
+
+
+def test_the_sweep_warns_at_75_and_90_and_breaches_at_100_exactly_once(agent):
+    ticket = file_at(pt(2026, 3, 6, 10), plan="jelastic", level=1)  # 2 h
+    services.assign_ticket(ticket, agent, actor=agent)
+
+    for minute in (0, 89, 90, 91, 108, 119, 120, 121, 180):
+        with time_machine.travel(
+            pt(2026, 3, 6, 10) + timedelta(minutes=minute), tick=False
+        ):
+            clocks.sweep()
+            clocks.sweep()
+
+    response = clock(ticket, "first_response")
+    alerts = sorted(
+        SLOAlert.objects.filter(clock=response).values_list("threshold", flat=True)
+    )
+    assert alerts == [75, 90, 100]
+    assert [e.kind for e in response.events.order_by("at")] == [
+        "start",
+        "warning",
+        "warning",
+        "breach",
+    ]
+    assert response.breached_at == pt(2026, 3, 6, 12)
+    assert response.next_alert_at is None
+    subjects = list(
+        OutboundEmail.objects.filter(to=agent.email).values_list("subject", flat=True)
+    )
+    assert len(subjects) == 3
+    assert any("breached" in s for s in subjects)
+
+
+def test_a_moved_due_instant_re_arms_the_thresholds(agent):
+    ticket = file_at(pt(2026, 3, 6, 10), level=1)  # resolution 4 h: 75% at 13:00
+    with time_machine.travel(pt(2026, 3, 6, 13, 1), tick=False):
+        clocks.sweep()
+    at(pt(2026, 3, 6, 13, 10), services.change_status, ticket, "waiting", actor=agent)
+    at(
+        pt(2026, 3, 6, 15),
+        services.post_reply,
+        ticket,
+        author=ticket.requester,
+        body="x",
+    )
+
+    resolution = clock(ticket, "resolution")
+    assert resolution.due_version == 3  # paused (no due), then resumed (a new due)
+    assert resolution.next_alert_threshold == 75
+    with time_machine.travel(pt(2026, 3, 6, 15, 1), tick=False):
+        clocks.sweep()
+    versions = sorted(
+        SLOAlert.objects.filter(clock=resolution, threshold=75).values_list(
+            "due_version", flat=True
+        )
+    )
+    assert versions == [1, 3]
+
+
+def test_business_time_thresholds_skip_the_closed_weekend():
+    # JumpCloud Sev1 (1 business hour) filed Fri 16:50 MST: 10 min on Friday, the
+    # rest on Monday (MDT): 75% at 09:35, due 09:50.
+    ticket = file_at(mt(2026, 3, 6, 16, 50), plan="jumpcloud", level=1)
+    AgentFactory(role="Support Engineer")
+
+    with time_machine.travel(mt(2026, 3, 6, 16, 59, 30), tick=False):
+        clocks.sweep()
+    assert not SLOAlert.objects.exists()
+    with time_machine.travel(mt(2026, 3, 9, 9, 50), tick=False):
+        clocks.sweep()
+
+    emails = OutboundEmail.objects.filter(ticket=ticket, key__startswith="slo:")
+    assert emails.exists()
+    # Swept during opening hours: sent at once.
+    assert all(e.send_after is None for e in emails)
+
+
+def test_an_alert_found_outside_hours_is_held_until_the_opening():
+    ticket = file_at(mt(2026, 3, 6, 16), plan="jumpcloud", level=1)  # due 17:00
+    AgentFactory(role="Support Engineer")
+    mail.outbox.clear()
+
+    with time_machine.travel(mt(2026, 3, 6, 22), tick=False):  # swept late at night
+        clocks.sweep()
+        tasks.send_pending_emails(older_than_seconds=0)
+    held = OutboundEmail.objects.filter(key__startswith="slo:", ticket=ticket)
+    assert held.count() == 3  # 75, 90, 100 for the one engineer (+ no managers)
+    assert {e.send_after for e in held} == {mt(2026, 3, 9, 9)}
+    assert not [m for m in mail.outbox if "SLO" in m.subject]
+
+    with time_machine.travel(mt(2026, 3, 9, 9, 1), tick=False):
+        tasks.send_pending_emails(older_than_seconds=0)
+    assert len([m for m in mail.outbox if "SLO" in m.subject]) == 3
+
+
+def test_24x7_alerts_go_out_at_once_even_at_night():
+    ticket = file_at(pt(2026, 3, 7, 1), plan="jelastic", level=1)
+    AgentFactory(role="Support Engineer")
+
+    with time_machine.travel(pt(2026, 3, 7, 3, 30), tick=False):
+        clocks.sweep()
+
+    held = OutboundEmail.objects.filter(key__startswith="slo:", ticket=ticket)
+    assert held.exists()
+    assert all(e.send_after is None for e in held)
+
+
+def test_events_are_append_only():
+    ticket = file_at(pt(2026, 3, 6, 10), level=1)
+    event = SLOEvent.objects.filter(clock__ticket=ticket).first()
+
+    event.note = "edited"
+    with pytest.raises(ValueError, match="append-only"):
+        event.save()
