@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -240,93 +240,95 @@ def apply_policy_changes(plans, *, actor, at: datetime | None = None) -> int:
 # --- the sweep ---------------------------------------------------------------------
 
 
-def sweep(now: datetime | None = None, *, limit: int = 1000) -> dict:
+def sweep(
+    now: datetime | None = None, *, chunk: int = 500, max_chunks: int = 100
+) -> dict:
     """Record every warning and breach that is due, exactly once per (clock,
-    threshold, due version), and queue their notifications. Safe to run often and
-    from several workers at once: rows are locked (skipped when another sweep holds
-    them) and the alert's unique constraint is the last word."""
+    threshold, due version), and queue their notifications.
+
+    Works in chunks, each its own transaction, so a sweep killed half-way keeps what
+    it finished and the next one carries on. Safe from several workers at once: the
+    due rows are locked with SKIP LOCKED, so each sweep takes different clocks, and
+    the alerts' unique constraint is the last word. Cost grows with the due clocks
+    (an indexed range query on ``next_alert_at``), never with the open ones.
+    """
     now = now or timezone.now()
-    recorded = 0
-    with transaction.atomic():
-        clocks = list(
-            SLOClock.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(
-                status=SLOClock.Status.RUNNING,
-                next_alert_at__isnull=False,
-                next_alert_at__lte=now,
-            )
-            .select_related("ticket", "calendar", "ticket__assignee")
-            .prefetch_related(
-                "pauses",
-                Prefetch(
-                    "alerts", SLOAlert.objects.only("clock", "threshold", "due_version")
-                ),
-            )
-            .order_by("next_alert_at")[:limit]
-        )
-        for clock in clocks:
-            try:
-                with transaction.atomic():
-                    recorded += _alert_due_thresholds(clock, now)
-            except Exception:
-                logger.exception("SLO sweep failed for clock %s", clock.pk)
-    return {"clocks": len(clocks), "alerts": recorded}
-
-
-def _alert_due_thresholds(clock: SLOClock, now: datetime) -> int:
-    from helpdesk.notifications import notify_slo_alert
-
-    pauses = [(p.started_at, p.ended_at) for p in clock.pauses.all()]
-    instants = slo.threshold_instants(
-        schedule_of(clock.calendar), clock.started_at, clock.target, pauses
-    )
-    alerted = {
-        a.threshold for a in clock.alerts.all() if a.due_version == clock.due_version
-    }
-    count = 0
-    while True:
-        pct, when = slo.next_alert(instants, alerted)
-        if pct is None or when > now:
+    totals = {"clocks": 0, "alerts": 0, "emails": 0}
+    for _ in range(max_chunks):
+        with transaction.atomic():
+            done = _sweep_chunk(now, chunk)
+        for key in totals:
+            totals[key] += done[key]
+        if done["clocks"] < chunk:
             break
-        alerted.add(pct)
-        try:
-            with transaction.atomic():
-                alert = SLOAlert.objects.create(
+    return totals
+
+
+def _sweep_chunk(now: datetime, size: int) -> dict:
+    from helpdesk import notifications
+
+    due = list(
+        SLOClock.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(
+            status=SLOClock.Status.RUNNING,
+            next_alert_at__isnull=False,
+            next_alert_at__lte=now,
+        )
+        .select_related("ticket__plan", "ticket__severity", "ticket__assignee")
+        .select_related("ticket__organization", "calendar")
+        .prefetch_related(
+            "pauses",
+            "calendar__hours",
+            "calendar__holidays",
+            Prefetch(
+                "alerts", SLOAlert.objects.only("clock", "threshold", "due_version")
+            ),
+        )
+        .order_by("next_alert_at")[:size]
+    )
+    alerts, events = [], []
+    for clock in due:
+        pauses = [(p.started_at, p.ended_at) for p in clock.pauses.all()]
+        instants = slo.threshold_instants(
+            schedule_of(clock.calendar), clock.started_at, clock.target, pauses
+        )
+        alerted = {
+            a.threshold
+            for a in clock.alerts.all()
+            if a.due_version == clock.due_version
+        }
+        while True:
+            pct, when = slo.next_alert(instants, alerted)
+            if pct is None or when > now:
+                break
+            alerted.add(pct)
+            alerts.append(
+                SLOAlert(
                     clock=clock,
                     threshold=pct,
                     due_version=clock.due_version,
                     due_at=clock.due_at,
                 )
-        except IntegrityError:
-            continue  # another sweep recorded it first
-        count += 1
-        if pct == 100:
-            clock.breached_at = when
-            note = (
-                "caused by reclassification" if clock.is_reclassification_breach else ""
             )
-            _event(
-                clock,
-                SLOEvent.Kind.BREACH,
-                when,
-                clock.due_at,
-                clock.due_at,
-                threshold=100,
-                note=note,
-            )
-        else:
-            _event(
-                clock,
-                SLOEvent.Kind.WARNING,
-                when,
-                clock.due_at,
-                clock.due_at,
-                threshold=pct,
-            )
-        notify_slo_alert(alert, clock)
-    clock.next_alert_threshold, clock.next_alert_at = slo.next_alert(instants, alerted)
-    clock.save(update_fields=["next_alert_at", "next_alert_threshold", "breached_at"])
-    return count
+            kind = SLOEvent.Kind.BREACH if pct == 100 else SLOEvent.Kind.WARNING
+            note = ""
+            if pct == 100:
+                clock.breached_at = when
+                if clock.is_reclassification_breach:
+                    note = "caused by reclassification"
+            events.append(_event_row(clock, kind, when, threshold=pct, note=note))
+        clock.next_alert_threshold, clock.next_alert_at = slo.next_alert(
+            instants, alerted
+        )
+    # The row locks keep other sweeps off these clocks; the unique constraint
+    # would still drop a duplicate rather than record it twice.
+    SLOAlert.objects.bulk_create(alerts, ignore_conflicts=True)
+    SLOEvent.objects.bulk_create(events)
+    SLOClock.objects.bulk_update(
+        due, ["next_alert_at", "next_alert_threshold", "breached_at"]
+    )
+    emails = notifications.notify_slo_alerts(alerts, now=now)
+    return {"clocks": len(due), "alerts": len(alerts), "emails": emails}
 
 
 # --- internals -----------------------------------------------------------------------
@@ -334,7 +336,7 @@ def _alert_due_thresholds(clock: SLOClock, now: datetime) -> int:
 
 def _clock(ticket: Ticket, metric: str) -> SLOClock | None:
     return (
-        SLOClock.objects.select_for_update()
+        SLOClock.objects.select_for_update(of=("self",))
         .select_related("calendar")
         .filter(ticket=ticket, metric=metric)
         .first()
@@ -386,6 +388,27 @@ def _recompute(
         clock.next_alert_threshold = clock.next_alert_at = None
     clock.save()
     _event(clock, kind, at, before, clock.due_at, actor=actor, note=note)
+
+
+def _event_row(
+    clock: SLOClock,
+    kind: str,
+    at: datetime,
+    *,
+    threshold: int | None = None,
+    note: str = "",
+) -> SLOEvent:
+    return SLOEvent(
+        clock=clock,
+        kind=kind,
+        at=at,
+        due_before=clock.due_at,
+        due_after=clock.due_at,
+        due_version=clock.due_version,
+        threshold=threshold,
+        calendar_id_used=clock.calendar_id,
+        note=note,
+    )
 
 
 def _event(

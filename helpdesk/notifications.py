@@ -1,28 +1,27 @@
-"""Who hears about what: SLO warnings and breaches, through the e-mail outbox."""
+"""Who hears about what: SLO warnings and breaches, through the e-mail outbox.
+
+One sweep's alerts go out as one e-mail per recipient (and per hold time), so an
+engineer gets a digest rather than a storm, and each alert is in exactly one e-mail.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections import defaultdict
+from datetime import datetime
+
 from django.contrib.auth.models import Group
-from django.urls import reverse
-from django.utils import timezone
 
 from accounts import roles
 from helpdesk.emails import queue_email
 from helpdesk.models import SLOAlert, SLOClock
 from policies.models import BusinessCalendar
 
-
-def alert_recipients(clock: SLOClock, threshold: int) -> list:
-    """The assignee, else the Support Engineers; a breach also tells the managers."""
-    ticket = clock.ticket
-    people = [ticket.assignee] if ticket.assignee else _role(roles.SUPPORT_ENGINEER)
-    if threshold >= 100:
-        people += _role(roles.SUPPORT_MANAGER)
-    unique = {user.pk: user for user in people if user.is_active}
-    return list(unique.values())
+# A digest lists this many alerts (breaches first); the console has the rest.
+DIGEST_ROWS = 50
 
 
-def hold_until(clock: SLOClock, now):
+def hold_until(clock: SLOClock, now: datetime) -> datetime | None:
     """When a business-time clock's alert may go out: now if its calendar is open,
     else at the next opening (no 2 a.m. warnings for a 24x5 Sev3). 24x7 and
     elapsed-time clocks notify at once."""
@@ -33,27 +32,49 @@ def hold_until(clock: SLOClock, now):
     return None if schedule.is_open(now) else schedule.next_open(now)
 
 
-def notify_slo_alert(alert: SLOAlert, clock: SLOClock) -> None:
-    now = timezone.now()
-    send_after = hold_until(clock, now)
-    kind = "breached" if alert.threshold >= 100 else f"{alert.threshold}% elapsed"
-    for user in alert_recipients(clock, alert.threshold):
+def notify_slo_alerts(alerts: list[SLOAlert], *, now: datetime) -> int:
+    """Queue one digest e-mail per (recipient, hold time) for ``alerts``: the
+    assignee, else the Support Engineers; breaches also go to the Support Managers.
+    Return the number of e-mails queued."""
+    if not alerts:
+        return 0
+    engineers = _role(roles.SUPPORT_ENGINEER)
+    managers = _role(roles.SUPPORT_MANAGER)
+    groups: dict[tuple, list[SLOAlert]] = defaultdict(list)
+    people = {}
+    for alert in alerts:
+        clock = alert.clock
+        assignee = clock.ticket.assignee
+        recipients = [assignee] if assignee else list(engineers)
+        if alert.threshold >= 100:
+            recipients += managers
+        send_after = hold_until(clock, now)
+        for user in recipients:
+            if user.is_active:
+                people[user.pk] = user
+                groups[(user.pk, send_after)].append(alert)
+    for (user_pk, send_after), items in groups.items():
+        user = people[user_pk]
+        items.sort(key=lambda a: (-a.threshold, a.due_at))
+        fingerprint = hashlib.sha256(
+            ",".join(
+                f"{a.clock_id}:{a.threshold}:{a.due_version}" for a in items
+            ).encode()
+        ).hexdigest()[:24]
         queue_email(
-            key=f"slo:{alert.clock_id}:{alert.threshold}:{alert.due_version}:{user.pk}",
+            key=f"slo:{user_pk}:{fingerprint}",
             to=user.email,
             template="slo_alert",
             context={
                 "recipient": user,
-                "clock": clock,
-                "alert": alert,
-                "kind": kind,
-                "admin_path": reverse(
-                    "admin:helpdesk_ticket_change", args=[clock.ticket_id]
-                ),
+                "alerts": items,
+                "shown": items[:DIGEST_ROWS],
+                "more": max(0, len(items) - DIGEST_ROWS),
+                "breaches": sum(1 for a in items if a.threshold >= 100),
             },
-            ticket=clock.ticket,
             send_after=send_after,
         )
+    return len(groups)
 
 
 def _role(name: str) -> list:
