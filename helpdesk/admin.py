@@ -22,8 +22,16 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.models import User
 from accounts.rules import may_file_tickets
-from helpdesk import clock_display, clocks, lifecycle, services
-from helpdesk.models import Attachment, Message, OutboundEmail, SLOClock, Ticket
+from helpdesk import clock_display, clocks, escalations, lifecycle, services, severity
+from helpdesk.models import (
+    Attachment,
+    Escalation,
+    Message,
+    OutboundEmail,
+    SeverityChange,
+    SLOClock,
+    Ticket,
+)
 from helpdesk.views import serve_attachment
 
 
@@ -66,6 +74,17 @@ class AgentReplyForm(forms.Form):
     internal = forms.BooleanField(
         required=False, label="Internal note (agents only; not a response)"
     )
+
+
+class AgentSeverityForm(forms.Form):
+    to_severity = forms.IntegerField(label="New severity level")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 80}))
+    expected = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class BulkSeverityForm(forms.Form):
+    level = forms.IntegerField(min_value=1, max_value=9, label="New severity level")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 80}))
 
 
 class TicketCreationForm(forms.ModelForm):
@@ -116,6 +135,60 @@ class TicketCreationForm(forms.ModelForm):
                 }
             ) from None
         return cleaned
+
+
+class SeverityChangeInline(admin.TabularInline):
+    model = SeverityChange
+    fk_name = "ticket"
+    extra = 0
+    can_delete = False
+    fields = [
+        "created_at",
+        "direction",
+        "from_severity",
+        "to_severity",
+        "requested_by",
+        "reason",
+        "state",
+        "decided_by",
+        "decided_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "from_severity", "to_severity", "requested_by", "decided_by"
+            )
+        )
+
+
+class EscalationInline(admin.TabularInline):
+    model = Escalation
+    extra = 0
+    can_delete = False
+    fields = ["requested_at", "requested_by", "reason", "engineer", "checks", "manage"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="de-escalation checks")
+    def checks(self, escalation: Escalation) -> str:
+        if not escalation.is_open:
+            return f"de-escalated {escalation.de_escalated_at:%Y-%m-%d %H:%M}"
+        missing = escalations.missing_checks(escalation)
+        return "all recorded" if not missing else f"{3 - len(missing)} of 3 recorded"
+
+    @admin.display(description="")
+    def manage(self, escalation: Escalation) -> str:
+        url = reverse("admin:helpdesk_escalation_change", args=[escalation.pk])
+        return format_html('<a href="{}">assign, record checks, de-escalate</a>', url)
 
 
 # A clock's schedule reads its calendar's hours and holidays: load them with it.
@@ -231,6 +304,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         "organization",
         "severity",
         "status",
+        "is_escalated",
         "assignee",
         "response_clock",
         "resolution_clock",
@@ -239,6 +313,7 @@ class TicketAdmin(SimpleHistoryAdmin):
     list_select_related = ["organization", "severity", "assignee"]
     list_filter = [
         SLOStateFilter,
+        "is_escalated",
         "status",
         "environment",
         "plan",
@@ -301,7 +376,58 @@ class TicketAdmin(SimpleHistoryAdmin):
             },
         ),
     ]
-    inlines = [SLOClockInline, MessageInline, AttachmentInline]
+    inlines = [
+        SLOClockInline,
+        SeverityChangeInline,
+        EscalationInline,
+        MessageInline,
+        AttachmentInline,
+    ]
+    actions = ["change_severity_action"]
+
+    @admin.action(description="Change severity of the selected tickets")
+    def change_severity_action(self, request, queryset):
+        """Change severity in bulk, each ticket through the same rules (caps,
+        justification, agreement); refusals are reported per ticket."""
+        form = BulkSeverityForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            level, reason = form.cleaned_data["level"], form.cleaned_data["reason"]
+            for ticket in queryset.select_related("plan", "severity"):
+                target = ticket.plan.severities.filter(level=level).first()
+                try:
+                    if target is None:
+                        raise ValidationError(f"{ticket.plan} has no level {level}.")
+                    change = severity.request_severity_change(
+                        ticket,
+                        target,
+                        actor=request.user,
+                        reason=reason,
+                        expected=ticket.severity,
+                    )
+                except ValidationError as exc:
+                    self.message_user(
+                        request,
+                        f"{ticket.reference}: {' '.join(exc.messages)}",
+                        messages.ERROR,
+                    )
+                else:
+                    self.message_user(
+                        request,
+                        f"{ticket.reference}: {change.get_state_display().lower()}.",
+                    )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Change severity",
+            "opts": self.model._meta,
+            "tickets": queryset,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/helpdesk/ticket/change_severity.html", context
+        )
+
     change_form_template = "admin/helpdesk/ticket/change_form.html"
     autocomplete_fields = ["assignee"]
 
@@ -391,9 +517,12 @@ class TicketAdmin(SimpleHistoryAdmin):
             super().save_related(request, form, formsets, change)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        ticket = get_object_or_404(Ticket.objects.select_related("plan"), pk=object_id)
         extra_context = {
             **(extra_context or {}),
             "reply_form": AgentReplyForm(),
+            "severity_choices": ticket.plan.severities.exclude(pk=ticket.severity_id),
+            "current_severity_id": ticket.severity_id,
             "status_choices": [
                 (s, Ticket.Status(s).label)
                 for s in lifecycle.allowed_next(
@@ -419,6 +548,11 @@ class TicketAdmin(SimpleHistoryAdmin):
                 "attachments/<int:pk>/",
                 self.admin_site.admin_view(self.attachment_view),
                 name="helpdesk_attachment_download",
+            ),
+            path(
+                "<int:pk>/severity/",
+                self.admin_site.admin_view(self.severity_view),
+                name="helpdesk_ticket_severity",
             ),
             path(
                 "clocks/<int:pk>/explain/",
@@ -464,6 +598,41 @@ class TicketAdmin(SimpleHistoryAdmin):
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
             else:
                 self.message_user(request, "Status changed.", messages.SUCCESS)
+        return HttpResponseRedirect(back)
+
+    def severity_view(self, request, pk: int):
+        ticket = get_object_or_404(Ticket.objects.select_related("plan"), pk=pk)
+        back = reverse("admin:helpdesk_ticket_change", args=[pk])
+        form = AgentSeverityForm(request.POST or None)
+        if request.method != "POST" or not self.has_change_permission(request, ticket):
+            return HttpResponseRedirect(back)
+        if not form.is_valid():
+            self.message_user(
+                request, "Choose a severity and give a reason.", messages.ERROR
+            )
+            return HttpResponseRedirect(back)
+        data = form.cleaned_data
+        target = ticket.plan.severities.filter(pk=data["to_severity"]).first()
+        expected = ticket.plan.severities.filter(pk=data["expected"]).first()
+        try:
+            if target is None:
+                raise ValidationError("Choose one of the plan's severities.")
+            change = severity.request_severity_change(
+                ticket,
+                target,
+                actor=request.user,
+                reason=data["reason"],
+                expected=expected,
+            )
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Severity {change.get_direction_display().lower()} to "
+                f"{change.to_severity}: {change.get_state_display().lower()}.",
+                messages.SUCCESS,
+            )
         return HttpResponseRedirect(back)
 
     def explain_view(self, request, pk: int):
@@ -529,3 +698,86 @@ class OutboundEmailAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class EscalationForm(forms.ModelForm):
+    de_escalate = forms.BooleanField(
+        required=False, help_text="Only once all three checks are recorded."
+    )
+
+    class Meta:
+        model = Escalation
+        fields = ["engineer", "action_plan_note", "process_note", "parties_note"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("de_escalate"):
+            notes = {
+                "action_plan": cleaned.get("action_plan_note"),
+                "process": cleaned.get("process_note"),
+                "parties": cleaned.get("parties_note"),
+            }
+            missing = [
+                words for check, words in escalations.CHECKS.items() if not notes[check]
+            ]
+            if missing:
+                raise ValidationError(
+                    "Not de-escalated: still to record that " + "; that ".join(missing)
+                )
+        return cleaned
+
+
+@admin.register(Escalation)
+class EscalationAdmin(SimpleHistoryAdmin):
+    """Assign the escalation engineer, record the three checks (who and when are
+    taken from the session), then de-escalate."""
+
+    form = EscalationForm
+    list_display = [
+        "ticket",
+        "requested_by",
+        "requested_at",
+        "engineer",
+        "de_escalated_at",
+    ]
+    list_select_related = ["ticket", "requested_by", "engineer"]
+    list_filter = [("de_escalated_at", admin.EmptyFieldListFilter)]
+    readonly_fields = [
+        "ticket",
+        "requested_by",
+        "requested_at",
+        "reason",
+        "action_plan_confirmed_by",
+        "action_plan_confirmed_at",
+        "process_verified_by",
+        "process_verified_at",
+        "parties_agree_by",
+        "parties_agree_at",
+        "de_escalated_by",
+        "de_escalated_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        escalation = Escalation.objects.get(pk=obj.pk)
+        data = form.cleaned_data
+        if "engineer" in form.changed_data and data["engineer"]:
+            escalations.assign_engineer(
+                escalation, data["engineer"], actor=request.user
+            )
+        for check, field in (
+            ("action_plan", "action_plan_note"),
+            ("process", "process_note"),
+            ("parties", "parties_note"),
+        ):
+            if field in form.changed_data and data[field]:
+                escalations.record_check(
+                    escalation, check, actor=request.user, note=data[field]
+                )
+        if data.get("de_escalate"):
+            escalations.de_escalate(escalation, actor=request.user)

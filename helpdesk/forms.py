@@ -131,3 +131,37 @@ class TicketFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         levels = [(s.level, s.name) for s in plan.severities.all()] if plan else []
         self.fields["severity"].choices = [("", "Any severity"), *levels]
+
+
+class SeverityChangeForm(forms.Form):
+    """Ask for another severity: an upgrade needs the increased impact in writing."""
+
+    to_severity = forms.ModelChoiceField(queryset=None, label="New severity")
+    reason = forms.CharField(
+        label="Why",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[validate_no_secrets],
+        help_text="For an upgrade: who is affected now and what no longer works.",
+    )
+    customer_contact = forms.CharField(
+        label="Your contact during resolution",
+        max_length=200,
+        required=False,
+        validators=[validate_no_secrets],
+    )
+    expected = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, ticket, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["to_severity"]
+        field.queryset = ticket.plan.severities.exclude(pk=ticket.severity_id)
+        field.label_from_instance = lambda s: s.name
+        self.fields["expected"].initial = ticket.severity_id
+
+
+class EscalationForm(forms.Form):
+    reason = forms.CharField(
+        label="What is not progressing as expected?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[validate_no_secrets],
+    )

@@ -89,6 +89,7 @@ class Ticket(models.Model):
         limit_choices_to={"is_staff": True},
     )
     is_tam_routed = models.BooleanField("routed to the TAM", default=False)
+    is_escalated = models.BooleanField(default=False)
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)
     first_responded_at = models.DateTimeField(null=True, blank=True)
@@ -144,6 +145,9 @@ class Message(models.Model):
     class Visibility(models.TextChoices):
         PUBLIC = "public", "Public reply"
         INTERNAL = "internal", "Internal note"
+        # A change the customer sees in the conversation (severity, escalation);
+        # never a response, never mailed as a reply.
+        EVENT = "event", "Ticket event"
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.PROTECT, related_name="messages"
@@ -170,7 +174,7 @@ class Message(models.Model):
 
     @property
     def is_public(self) -> bool:
-        return self.visibility == self.Visibility.PUBLIC
+        return self.visibility != self.Visibility.INTERNAL
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:
@@ -439,3 +443,131 @@ class SLOAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.clock} {self.threshold}% (v{self.due_version})"
+
+
+class SeverityChange(models.Model):
+    """A request to change a ticket's severity, and what became of it."""
+
+    class Direction(models.TextChoices):
+        UPGRADE = "upgrade", "Upgrade"
+        DOWNGRADE = "downgrade", "Downgrade"
+
+    class State(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        AWAITING_CUSTOMER = "awaiting", "Awaiting the customer's agreement"
+        REJECTED = "rejected", "Declined"
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.PROTECT, related_name="severity_changes"
+    )
+    from_severity = models.ForeignKey(
+        Severity, on_delete=models.PROTECT, related_name="+"
+    )
+    to_severity = models.ForeignKey(
+        Severity, on_delete=models.PROTECT, related_name="+"
+    )
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket"],
+                condition=Q(state="awaiting"),
+                name="one_pending_severity_change",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket.reference}: {self.from_severity} → {self.to_severity}"
+
+
+class Escalation(models.Model):
+    """A customer's request to escalate, and the three checks before it may end."""
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.PROTECT, related_name="escalations"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField()
+    requested_at = models.DateTimeField(auto_now_add=True)
+    engineer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="escalations_evaluated",
+        limit_choices_to={"groups__name": "Escalation Engineer"},
+    )
+    action_plan_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action_plan_confirmed_at = models.DateTimeField(null=True, blank=True)
+    action_plan_note = models.TextField(blank=True)
+    process_verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    process_verified_at = models.DateTimeField(null=True, blank=True)
+    process_note = models.TextField(blank=True)
+    parties_agree_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    parties_agree_at = models.DateTimeField(null=True, blank=True)
+    parties_note = models.TextField(blank=True)
+    de_escalated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    de_escalated_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket"],
+                condition=Q(de_escalated_at__isnull=True),
+                name="one_open_escalation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Escalation of {self.ticket.reference}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.de_escalated_at is None

@@ -55,6 +55,17 @@ urlpatterns = [
     path("tickets/<str:reference>/", views.ticket_detail, name="ticket"),
     path("tickets/<str:reference>/reopen/", views.reopen_ticket, name="reopen"),
     path(
+        "tickets/<str:reference>/severity/",
+        views.change_severity,
+        name="change_severity",
+    ),
+    path(
+        "tickets/<str:reference>/severity/<int:pk>/decide/",
+        views.decide_severity_change,
+        name="decide_severity",
+    ),
+    path("tickets/<str:reference>/escalate/", views.escalate, name="escalate"),
+    path(
         "tickets/<str:reference>/attachments/<int:pk>/",
         views.attachment,
         name="attachment",

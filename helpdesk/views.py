@@ -25,10 +25,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Organization
 from accounts.rules import Decision, may_file_tickets
-from helpdesk import clock_display, reports, services
-from helpdesk.forms import ReopenForm, ReplyForm, TicketFilterForm, TicketForm
+from helpdesk import clock_display, escalations, reports, services, severity
+from helpdesk.forms import (
+    EscalationForm,
+    ReopenForm,
+    ReplyForm,
+    SeverityChangeForm,
+    TicketFilterForm,
+    TicketForm,
+)
 from helpdesk.lifecycle import IllegalTransition
-from helpdesk.models import Attachment, Message, Ticket
+from helpdesk.models import Attachment, Message, SeverityChange, Ticket
 from policies.models import SLOTarget, SupportPlan
 
 ORG_SESSION_KEY = "portal_organization"
@@ -245,7 +252,8 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
                 messages.success(request, "Your reply was added.")
                 return redirect(ticket)
     conversation = (
-        Message.objects.filter(ticket=ticket, visibility=Message.Visibility.PUBLIC)
+        Message.objects.exclude(visibility=Message.Visibility.INTERNAL)
+        .filter(ticket=ticket)
         .select_related("author")
         .prefetch_related("attachments")
     )
@@ -266,6 +274,15 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "ticket_attachments": ticket.attachments.filter(message__isnull=True),
             "form": form,
             "reopen_form": ReopenForm(),
+            "severity_form": SeverityChangeForm(ticket=ticket)
+            if ticket.severity
+            else None,
+            "pending_change": ticket.severity_changes.filter(
+                state=SeverityChange.State.AWAITING_CUSTOMER
+            )
+            .select_related("from_severity", "to_severity")
+            .first(),
+            "escalation_form": EscalationForm(),
             "decision": decision,
         },
     )
@@ -293,6 +310,96 @@ def reopen_ticket(request: HttpRequest, reference: str) -> HttpResponse:
     else:
         messages.error(request, " ".join(form.errors.get("body", [])))
     return redirect(ticket)
+
+
+@portal_view
+@require_POST
+def change_severity(request: HttpRequest, reference: str) -> HttpResponse:
+    """The customer asks for an upgrade (with a justification) or a downgrade."""
+    ticket = _customer_ticket(request, reference)
+    decision = _filing_decision(request, ticket.organization)
+    if not decision:
+        return refuse(request, decision.reason)
+    form = SeverityChangeForm(request.POST, ticket=ticket)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            change = severity.request_severity_change(
+                ticket,
+                data["to_severity"],
+                actor=request.user,
+                reason=data["reason"],
+                expected=ticket.plan.severities.filter(pk=data["expected"]).first(),
+                customer_contact=data["customer_contact"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Severity changed to {change.to_severity}.")
+    else:
+        messages.error(request, _form_errors(form))
+    return redirect(ticket)
+
+
+@portal_view
+@require_POST
+def decide_severity_change(
+    request: HttpRequest, reference: str, pk: int
+) -> HttpResponse:
+    """The customer agrees to, or declines, a proposed downgrade."""
+    ticket = _customer_ticket(request, reference)
+    change = get_object_or_404(SeverityChange, pk=pk, ticket=ticket)
+    decision = _filing_decision(request, ticket.organization)
+    if not decision:
+        return refuse(request, decision.reason)
+    accept = request.POST.get("decision") == "accept"
+    try:
+        severity.decide_downgrade(change, accept=accept, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"Severity is now {change.to_severity}."
+            if accept
+            else f"Severity stays {change.from_severity}.",
+        )
+    return redirect(ticket)
+
+
+@portal_view
+@require_POST
+def escalate(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = _customer_ticket(request, reference)
+    decision = _filing_decision(request, ticket.organization)
+    if not decision:
+        return refuse(request, decision.reason)
+    form = EscalationForm(request.POST)
+    if form.is_valid():
+        try:
+            escalations.request_escalation(
+                ticket, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                f"{ticket.reference} is escalated: support management has been alerted "
+                "and an escalation engineer will evaluate it.",
+            )
+    else:
+        messages.error(request, _form_errors(form))
+    return redirect(ticket)
+
+
+def _form_errors(form) -> str:
+    return " ".join(
+        f"{form.fields[name].label}: {' '.join(errs)}"
+        if name in form.fields
+        else " ".join(errs)
+        for name, errs in form.errors.items()
+    )
 
 
 @portal_view
@@ -360,10 +467,10 @@ def _target_rows(plan: SupportPlan) -> list[dict]:
     """One row per severity (or one for the whole plan) for the response-time table."""
     targets = {t.severity_id: t for t in plan.targets.all()}
     rows = []
-    for severity in plan.severities.all() or [None]:
-        key = severity.pk if severity else None
+    for level in plan.severities.all() or [None]:
+        key = level.pk if level else None
         target = targets.get(key) or targets.get(None)
-        rows.append({"severity": severity, "target": target})
+        rows.append({"severity": level, "target": target})
     return rows
 
 

@@ -90,3 +90,41 @@ def test_file_a_sev2_ticket_with_an_attachment_find_it_and_reply(
     page.wait_for_selector("text=Your reply was added.")
     assert page.locator(".conversation").inner_text().count("mobile app") == 1
     assert ticket.messages.get().body == "It also fails on the mobile app."
+
+
+def test_customer_accepts_a_proposed_downgrade_and_sees_the_new_targets(
+    live_server, page
+):
+    from helpdesk import services, severity
+    from tests.accounts.factories import AgentFactory
+    from tests.helpdesk.factories import draft
+
+    admin = administrator("jelastic")
+    plan = admin.organization.support_plan
+    ticket = services.open_ticket(
+        admin.organization,
+        draft(severity=plan.severities.get(level=2), customer_contact="Bo"),
+        requester=admin.user,
+        filed_by=admin.user,
+    )
+    severity.request_severity_change(
+        ticket,
+        plan.severities.get(level=4),
+        actor=AgentFactory(),
+        reason="Only a how-to question remains.",
+        expected=plan.severities.get(level=2),
+    )
+
+    page.goto(f"{live_server.url}/portal/login/")
+    page.fill("#id_username", admin.user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}{ticket.get_absolute_url()}")
+    assert "First response: 6 h" in page.locator(".service-levels").inner_text()
+    page.click("text=Agree to Level 4")
+
+    page.wait_for_selector("text=Severity is now Level 4.")
+    assert "First response: 24 h" in page.locator(".service-levels").inner_text()
+    assert page.locator("#pending-change").count() == 0
+    ticket.refresh_from_db()
+    assert ticket.severity.level == 4

@@ -1,0 +1,175 @@
+"""Customer escalations (JumpCloud, SPEC §6): managers alerted at once, an escalation
+engineer assigned, and no de-escalation before three recorded checks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import roles
+from accounts.models import User
+from accounts.rules import may_file_tickets
+from helpdesk.emails import queue_email
+from helpdesk.models import Escalation, Message, Ticket
+
+# The checks of SPEC §6, in order: field prefix and what it means.
+CHECKS = {
+    "action_plan": "an acceptable action plan is confirmed",
+    "process": "troubleshooting and problem analysis follow proper process",
+    "parties": "all parties agree the request can be de-escalated",
+}
+_FIELDS = {
+    "action_plan": (
+        "action_plan_confirmed_by",
+        "action_plan_confirmed_at",
+        "action_plan_note",
+    ),
+    "process": ("process_verified_by", "process_verified_at", "process_note"),
+    "parties": ("parties_agree_by", "parties_agree_at", "parties_note"),
+}
+
+
+def missing_checks(escalation: Escalation) -> list[str]:
+    return [
+        words
+        for check, words in CHECKS.items()
+        if getattr(escalation, _FIELDS[check][1]) is None
+    ]
+
+
+@transaction.atomic
+def request_escalation(
+    ticket: Ticket, *, actor: User, reason: str, now: datetime | None = None
+) -> Escalation:
+    """A customer escalates a ticket whose progress is not as expected."""
+    now = now or timezone.now()
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if not actor.is_staff:
+        decision = may_file_tickets(actor, ticket.organization, today=now.date())
+        if not decision:
+            raise ValidationError(decision.reason)
+    if ticket.status == Ticket.Status.CLOSED:
+        raise ValidationError("A closed ticket cannot be escalated; file a new one.")
+    if not reason.strip():
+        raise ValidationError({"reason": ["Say what is not progressing as expected."]})
+    if ticket.is_escalated:
+        raise ValidationError(f"{ticket.reference} is already escalated.")
+    try:
+        with transaction.atomic():
+            escalation = Escalation.objects.create(
+                ticket=ticket, requested_by=actor, reason=reason.strip()
+            )
+    except IntegrityError:
+        raise ValidationError(f"{ticket.reference} is already escalated.") from None
+    ticket.is_escalated = True
+    ticket._history_user = actor
+    ticket.save(update_fields=["is_escalated", "updated_at"])
+    _event(ticket, actor, f"Escalation requested: {reason.strip()}")
+    for manager in _role(roles.SUPPORT_MANAGER):
+        queue_email(
+            key=f"escalated:{escalation.pk}:{manager.pk}",
+            to=manager.email,
+            template="escalation_requested",
+            context={"recipient": manager, "escalation": escalation},
+            ticket=ticket,
+        )
+    return escalation
+
+
+@transaction.atomic
+def assign_engineer(
+    escalation: Escalation, engineer: User, *, actor: User
+) -> Escalation:
+    if not engineer.groups.filter(name=roles.ESCALATION_ENGINEER).exists():
+        raise ValidationError(
+            {"engineer": [f"{engineer} is not an Escalation Engineer."]}
+        )
+    escalation.engineer = engineer
+    escalation._history_user = actor
+    escalation.save(update_fields=["engineer"])
+    queue_email(
+        key=f"escalation-assigned:{escalation.pk}:{engineer.pk}",
+        to=engineer.email,
+        template="escalation_requested",
+        context={"recipient": engineer, "escalation": escalation},
+        ticket=escalation.ticket,
+    )
+    return escalation
+
+
+@transaction.atomic
+def record_check(
+    escalation: Escalation,
+    check: str,
+    *,
+    actor: User,
+    note: str,
+    now: datetime | None = None,
+) -> Escalation:
+    """Record one de-escalation check with who, when and a note."""
+    if check not in CHECKS:
+        raise ValidationError(f"{check!r} is not a de-escalation check.")
+    if not actor.is_staff:
+        raise ValidationError("Only support staff record de-escalation checks.")
+    if not note.strip():
+        raise ValidationError({"note": [f"Note how {CHECKS[check]}."]})
+    escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
+    if not escalation.is_open:
+        raise ValidationError("This escalation has ended.")
+    by, at, note_field = _FIELDS[check]
+    setattr(escalation, by, actor)
+    setattr(escalation, at, now or timezone.now())
+    setattr(escalation, note_field, note.strip())
+    escalation._history_user = actor
+    escalation.save(update_fields=[by, at, note_field])
+    return escalation
+
+
+@transaction.atomic
+def de_escalate(
+    escalation: Escalation, *, actor: User, now: datetime | None = None
+) -> Escalation:
+    """End the escalation, but only once every check is recorded."""
+    escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
+    if not escalation.is_open:
+        raise ValidationError("This escalation has already ended.")
+    missing = missing_checks(escalation)
+    if missing:
+        raise ValidationError(
+            "Not de-escalated yet: still to record that "
+            + "; that ".join(missing)
+            + "."
+        )
+    escalation.de_escalated_by, escalation.de_escalated_at = (
+        actor,
+        now or timezone.now(),
+    )
+    escalation._history_user = actor
+    escalation.save(update_fields=["de_escalated_by", "de_escalated_at"])
+    ticket = Ticket.objects.select_for_update().get(pk=escalation.ticket_id)
+    ticket.is_escalated = False
+    ticket._history_user = actor
+    ticket.save(update_fields=["is_escalated", "updated_at"])
+    _event(
+        ticket,
+        actor,
+        "De-escalated: action plan confirmed, process verified, all parties agreed.",
+    )
+    return escalation
+
+
+def _event(ticket: Ticket, actor: User, body: str) -> None:
+    message = Message(
+        ticket=ticket, author=actor, body=body, visibility=Message.Visibility.EVENT
+    )
+    message._history_user = actor
+    message.save()
+
+
+def _role(name: str) -> list[User]:
+    group = Group.objects.filter(name=name).first()
+    return list(group.user_set.filter(is_active=True)) if group else []

@@ -1,0 +1,224 @@
+"""Severity changes (SPEC §3.2, §6): upgrades with a justification, caps, the named
+contact for the most severe levels, and downgrades that notify the customer or wait
+for their agreement, per plan. Every applied change recomputes the SLO clocks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.rules import may_file_tickets
+from helpdesk import clocks
+from helpdesk.emails import queue_email
+from helpdesk.models import Message, SeverityChange, Ticket
+from policies.models import Severity
+from policies.rules import severity_cap_error
+from policies.slo import due_for
+
+MIN_JUSTIFICATION = 20
+
+
+class SeverityConflict(ValidationError):
+    """Someone else changed the ticket's severity first."""
+
+
+@transaction.atomic
+def request_severity_change(
+    ticket: Ticket,
+    to_severity: Severity,
+    *,
+    actor: User,
+    reason: str,
+    expected: Severity | None,
+    customer_contact: str = "",
+    now: datetime | None = None,
+) -> SeverityChange:
+    """Change a ticket's severity, or ask the customer to agree to a downgrade.
+
+    ``expected`` is the severity the actor saw: if the ticket moved on meanwhile
+    (another agent got there first) the request is refused with a conflict message
+    and nothing changes.
+    """
+    now = now or timezone.now()
+    ticket = Ticket.objects.select_for_update().select_related("plan").get(pk=ticket.pk)
+    current = ticket.severity
+    if expected is not None and current != expected:
+        raise SeverityConflict(
+            f"{ticket.reference} was changed to {current} by someone else while you "
+            "were looking at it. Check the new severity and try again."
+        )
+    _check_allowed(ticket, actor, now)
+    plan = ticket.plan
+    errors: dict[str, list[str]] = {}
+    if current is None or to_severity.plan_id != plan.pk:
+        raise ValidationError(f"{to_severity} is not a severity of the {plan} plan.")
+    if to_severity == current:
+        errors["to_severity"] = [f"The ticket is already {current}."]
+    is_upgrade = to_severity.level < current.level
+    cap = severity_cap_error(plan, ticket.component, to_severity)
+    if cap:
+        errors["to_severity"] = [cap]
+    if SeverityChange.objects.filter(
+        ticket=ticket, state=SeverityChange.State.AWAITING_CUSTOMER
+    ).exists():
+        errors["to_severity"] = [
+            "A downgrade is waiting for the customer's agreement; it must be "
+            "accepted or declined first."
+        ]
+    reason = reason.strip()
+    if (
+        is_upgrade
+        and plan.upgrade_needs_justification
+        and len(reason) < MIN_JUSTIFICATION
+    ):
+        errors["reason"] = [
+            f"An upgrade to {to_severity} needs a justification that shows the "
+            "increased impact on production (who is affected, what no longer works)."
+        ]
+    elif not reason:
+        errors["reason"] = ["Say why the severity should change."]
+    contact = customer_contact.strip() or ticket.customer_contact
+    if to_severity.requires_customer_contact and not contact:
+        errors["customer_contact"] = [
+            f"{to_severity} needs a named person at the customer who is available "
+            "while we work on it, and how to reach them."
+        ]
+    if errors:
+        raise ValidationError(errors)
+    if contact != ticket.customer_contact:
+        ticket.customer_contact = contact
+        ticket._history_user = actor
+        ticket.save(update_fields=["customer_contact", "updated_at"])
+
+    waits = (
+        not is_upgrade and actor.is_staff and plan.downgrade_needs_customer_agreement
+    )
+    change = SeverityChange.objects.create(
+        ticket=ticket,
+        from_severity=current,
+        to_severity=to_severity,
+        direction=(
+            SeverityChange.Direction.UPGRADE
+            if is_upgrade
+            else SeverityChange.Direction.DOWNGRADE
+        ),
+        requested_by=actor,
+        reason=reason,
+        state=SeverityChange.State.AWAITING_CUSTOMER
+        if waits
+        else SeverityChange.State.APPLIED,
+        decided_by=None if waits else actor,
+        decided_at=None if waits else now,
+    )
+    if waits:
+        _event_message(
+            ticket,
+            actor,
+            f"Support proposes to lower the severity from {current} to {to_severity}: "
+            f"{reason}\nIt changes only if you agree.",
+        )
+        _mail_customer(ticket, change, "severity_proposed")
+    else:
+        _apply(ticket, change, actor, now)
+    return change
+
+
+@transaction.atomic
+def decide_downgrade(
+    change: SeverityChange, *, accept: bool, actor: User, now: datetime | None = None
+) -> SeverityChange:
+    """The customer accepts or declines a proposed downgrade."""
+    now = now or timezone.now()
+    change = SeverityChange.objects.select_for_update().get(pk=change.pk)
+    ticket = Ticket.objects.select_for_update().get(pk=change.ticket_id)
+    if change.state != SeverityChange.State.AWAITING_CUSTOMER:
+        raise ValidationError("This proposal has already been decided.")
+    if actor.is_staff or not may_file_tickets(
+        actor, ticket.organization, today=timezone.localdate(now)
+    ):
+        raise ValidationError(
+            "Only the customer's Support Administrators can agree to a downgrade."
+        )
+    if ticket.severity_id != change.from_severity_id:
+        raise SeverityConflict(
+            "The ticket's severity changed since this was proposed; ask support again."
+        )
+    change.decided_by, change.decided_at = actor, now
+    change._history_user = actor
+    if accept:
+        change.state = SeverityChange.State.APPLIED
+        change.save(update_fields=["state", "decided_by", "decided_at"])
+        _apply(ticket, change, actor, now, agreed=True)
+    else:
+        change.state = SeverityChange.State.REJECTED
+        change.save(update_fields=["state", "decided_by", "decided_at"])
+        _event_message(
+            ticket,
+            actor,
+            f"The customer declined lowering the severity to {change.to_severity}; "
+            f"it stays {change.from_severity}.",
+        )
+    return change
+
+
+def _apply(
+    ticket: Ticket, change: SeverityChange, actor: User, now: datetime, agreed=False
+) -> None:
+    ticket.severity = change.to_severity
+    ticket._history_user = actor
+    ticket.save(update_fields=["severity", "updated_at"])
+    clocks.change_targets(
+        ticket,
+        due_for(ticket.plan, change.to_severity, ticket.created_at),
+        at=now,
+        actor=actor,
+    )
+    how = " with your agreement" if agreed else ""
+    _event_message(
+        ticket,
+        actor,
+        f"Severity {change.get_direction_display().lower()}d from "
+        f"{change.from_severity} to {change.to_severity}{how}: {change.reason}",
+    )
+    if (
+        change.direction == SeverityChange.Direction.DOWNGRADE
+        and actor.is_staff
+        and ticket.plan.downgrade_notifies_customer
+        and not agreed
+    ):
+        _mail_customer(ticket, change, "severity_changed")
+
+
+def _check_allowed(ticket: Ticket, actor: User, now: datetime) -> None:
+    if ticket.status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED):
+        raise ValidationError(
+            f"{ticket.reference} is {ticket.get_status_display().lower()}; its "
+            "severity no longer changes."
+        )
+    if not actor.is_staff:
+        decision = may_file_tickets(actor, ticket.organization, today=now.date())
+        if not decision:
+            raise ValidationError(decision.reason)
+
+
+def _event_message(ticket: Ticket, actor: User, body: str) -> Message:
+    message = Message(
+        ticket=ticket, author=actor, body=body, visibility=Message.Visibility.EVENT
+    )
+    message._history_user = actor
+    message.save()
+    return message
+
+
+def _mail_customer(ticket: Ticket, change: SeverityChange, template: str) -> None:
+    queue_email(
+        key=f"{template}:{change.pk}",
+        to=ticket.requester.email,
+        template=template,
+        context={"recipient": ticket.requester, "change": change},
+        ticket=ticket,
+    )
