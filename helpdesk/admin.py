@@ -517,7 +517,9 @@ class TicketAdmin(SimpleHistoryAdmin):
             super().save_related(request, form, formsets, change)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        ticket = get_object_or_404(Ticket.objects.select_related("plan"), pk=object_id)
+        ticket = self.get_object(request, object_id)
+        if ticket is None:  # let the admin say it does not exist
+            return super().change_view(request, object_id, form_url, extra_context)
         extra_context = {
             **(extra_context or {}),
             "reply_form": AgentReplyForm(),
@@ -525,9 +527,7 @@ class TicketAdmin(SimpleHistoryAdmin):
             "current_severity_id": ticket.severity_id,
             "status_choices": [
                 (s, Ticket.Status(s).label)
-                for s in lifecycle.allowed_next(
-                    get_object_or_404(Ticket, pk=object_id).status
-                )
+                for s in lifecycle.allowed_next(ticket.status)
             ],
         }
         return super().change_view(request, object_id, form_url, extra_context)
