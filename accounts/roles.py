@@ -51,7 +51,17 @@ _WORK_TICKETS = [
     *_perms("helpdesk", "view add", "severitychange"),
     *_perms("helpdesk", "view", "escalation", "sloclock"),
 ]
-_READ_TAM = _perms("tam", "view", "contract", "hourbucket", "timeentry", "meeting")
+_READ_TAM = _perms(
+    "tam",
+    "view",
+    "tamcontract",
+    "hourbucket",
+    "timeentry",
+    "meeting",
+    "changeorder",
+    "tamprofile",
+    "routingpreference",
+)
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     SUPPORT_ENGINEER: [*_READ_CUSTOMERS_AND_POLICIES, *_WORK_TICKETS],
@@ -64,7 +74,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ_CUSTOMERS_AND_POLICIES,
         *_WORK_TICKETS,
         *_READ_TAM,
-        *_perms("tam", "add change", "timeentry", "meeting"),
+        *_perms("tam", "add change", "timeentry", "meeting", "changeorder"),
     ],
     PROJECT_MANAGER: [
         *_READ_CUSTOMERS_AND_POLICIES,
@@ -88,7 +98,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
             "slotarget",
             "severitycap",
         ),
-        *_perms("tam", "add change", "contract", "hourbucket", "timeentry", "meeting"),
+        *_perms(
+            "tam",
+            "add change",
+            "tamcontract",
+            "hourbucket",
+            "timeentry",
+            "meeting",
+            "changeorder",
+            "tamprofile",
+            "routingpreference",
+        ),
     ],
 }
 

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from helpdesk import views
+from tam import views as tam_views
 
 app_name = "portal"
 
@@ -71,4 +72,17 @@ urlpatterns = [
         name="attachment",
     ),
     path("plan/", views.plan_detail, name="plan"),
+    # TAM contracts (tam.views): the customer's TAM, hours and meetings.
+    path("tam/", tam_views.portal_tam, name="tam"),
+    path(
+        "tam/meetings/request/",
+        tam_views.portal_request_meeting,
+        name="tam_request_meeting",
+    ),
+    path(
+        "tam/meetings/<int:pk>.ics",
+        tam_views.portal_meeting_ics,
+        name="tam_meeting_ics",
+    ),
+    path("tam/calendar/<uuid:token>.ics", tam_views.contract_feed, name="tam_feed"),
 ]

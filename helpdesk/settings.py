@@ -209,6 +209,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.sweep_slo_clocks",
         "schedule": 60.0,
     },
+    # TAM contracts: both tasks are idempotent and catch up when run late.
+    "tam-renew-due-contracts": {
+        "task": "tam.renew_due_contracts",
+        "schedule": timedelta(days=1),
+    },
+    "tam-send-monthly-hours-report": {
+        "task": "tam.send_monthly_hours_report",
+        "schedule": timedelta(hours=6),
+    },
 }
 # Fail fast when the broker is down: the outbox keeps the work for the sweep.
 CELERY_BROKER_CONNECTION_TIMEOUT = 3

@@ -12,5 +12,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("portal/", include("helpdesk.portal_urls")),
+    path("staff/tam/", include("tam.urls")),
     path("staff/slo/attainment/", views.slo_attainment, name="slo_attainment"),
 ]

@@ -1,0 +1,720 @@
+"""The agent console for TAM contracts: contracts with their monthly buckets and time
+entries inline, time entries, meetings, change orders, TAM profiles and routing.
+
+Every write with a rule goes through ``tam.services``: the forms validate with the
+same functions, ``save_model``/``save_formset`` call the service.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.forms.models import construct_instance
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from tam import reports, services
+from tam.models import (
+    IN_SCOPE,
+    ChangeOrder,
+    HourBucket,
+    Meeting,
+    RoutingPreference,
+    TAMContract,
+    TAMProfile,
+    TimeEntry,
+)
+
+
+def _in_scope_used():
+    """A subquery: the in-scope minutes logged against the bucket of the row."""
+    return Coalesce(
+        Subquery(
+            TimeEntry.objects.filter(bucket=OuterRef("pk"), activity__in=IN_SCOPE)
+            .values("bucket")
+            .annotate(total=Sum("minutes"))
+            .values("total"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+def _form_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def _fill(form: forms.ModelForm) -> None:
+    """Copy the cleaned data onto the form's instance without validating the model:
+    the service that writes the row validates it."""
+    form.instance = construct_instance(form, form.instance, form._meta.fields)
+
+
+# --- contracts ------------------------------------------------------------------------
+
+
+class HourBucketInline(admin.TabularInline):
+    model = HourBucket
+    extra = 0
+    fields = ["starts_on", "ends_on", "allotted", "rollover", "used", "remaining"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(used_minutes=_in_scope_used())
+
+    # The inline also renders an empty template row: no bucket, no figures.
+
+    @admin.display(description="allotted")
+    def allotted(self, bucket: HourBucket) -> str:
+        return reports.hh_mm(bucket.allotted_minutes) if bucket.pk else ""
+
+    @admin.display(description="rollover")
+    def rollover(self, bucket: HourBucket) -> str:
+        return reports.hh_mm(bucket.rollover_minutes) if bucket.pk else ""
+
+    @admin.display(description="used")
+    def used(self, bucket: HourBucket) -> str:
+        return reports.hh_mm(bucket.used_minutes) if bucket.pk else ""
+
+    @admin.display(description="remaining / best effort")
+    def remaining(self, bucket: HourBucket) -> str:
+        if not bucket.pk:
+            return ""
+        left = bucket.allowance_minutes - bucket.used_minutes
+        if left >= 0:
+            return reports.hh_mm(left)
+        return format_html(
+            '<strong style="color:#b42318">{} over</strong>', reports.hh_mm(-left)
+        )
+
+
+class TimeEntryInline(admin.TabularInline):
+    """The last two months' entries (the full list is under Time entries)."""
+
+    model = TimeEntry
+    extra = 0
+    fields = [
+        "worked_on",
+        "agent",
+        "minutes",
+        "activity",
+        "ticket",
+        "change_order",
+        "best_effort_minutes",
+        "note",
+    ]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "time entries of the last two months"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        since = timezone.localdate() - timedelta(days=62)
+        return (
+            super()
+            .get_queryset(request)
+            .filter(worked_on__gte=since)
+            .select_related("agent", "ticket", "change_order")
+            .order_by("-worked_on", "-pk")
+        )
+
+
+class NewTimeEntryForm(forms.ModelForm):
+    class Meta:
+        model = TimeEntry
+        fields = [
+            "worked_on",
+            "agent",
+            "minutes",
+            "activity",
+            "ticket",
+            "change_order",
+            "note",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        contract = self.instance.contract if self.instance.contract_id else None
+        if contract is None or self.errors:
+            return cleaned
+        try:
+            services.validate_time_entry(
+                contract,
+                agent=cleaned["agent"],
+                worked_on=cleaned["worked_on"],
+                minutes=cleaned["minutes"],
+                activity=cleaned["activity"],
+                ticket=cleaned.get("ticket"),
+                change_order=cleaned.get("change_order"),
+            )
+        except ValidationError as exc:
+            _form_errors(self, exc)
+        return cleaned
+
+    def _post_clean(self):
+        # The entry is built by the service (bucket, best effort): fill the instance
+        # for display, skip the model's validation of a row never saved from here.
+        _fill(self)
+
+
+class NewTimeEntryInline(admin.TabularInline):
+    """Log time here: each row goes through ``services.record_time_entry``."""
+
+    model = TimeEntry
+    form = NewTimeEntryForm
+    extra = 1
+    can_delete = False
+    verbose_name = "new time entry"
+    verbose_name_plural = "log time"
+    autocomplete_fields = ["ticket"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_add_permission(request, obj)
+
+
+class ContractCreationForm(forms.ModelForm):
+    """Entering a signed contract: the same rules as ``services.create_contract``."""
+
+    class Meta:
+        model = TAMContract
+        fields = [
+            "organization",
+            "tam",
+            "backup_tam",
+            "project_manager",
+            "signed_on",
+            "starts_on",
+            "term_months",
+            "hours_per_month",
+            "time_zone",
+            "auto_renew",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].required = False
+        self.fields["time_zone"].help_text = "Empty: the organisation's time zone."
+
+    def draft(self) -> services.ContractDraft:
+        data = self.cleaned_data
+        return services.ContractDraft(
+            tam=data["tam"],
+            backup_tam=data["backup_tam"],
+            project_manager=data.get("project_manager"),
+            signed_on=data["signed_on"],
+            starts_on=data["starts_on"],
+            term_months=data["term_months"],
+            hours_per_month=data["hours_per_month"],
+            auto_renew=data.get("auto_renew", True),
+            time_zone=data.get("time_zone") or "",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            services.validate_contract(cleaned["organization"], self.draft())
+        except ValidationError as exc:
+            _form_errors(self, exc)
+        return cleaned
+
+    def _post_clean(self):
+        _fill(self)  # the service builds and validates the row (ends_on, status)
+
+
+class ContractChangeForm(forms.ModelForm):
+    class Meta:
+        model = TAMContract
+        fields = [
+            "tam",
+            "backup_tam",
+            "project_manager",
+            "auto_renew",
+            "notice_received_on",
+            "notice_from",
+            "notice_document",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        contract = TAMContract.objects.get(pk=self.instance.pk)
+        try:
+            services.validate_contract_change(
+                contract,
+                tam=cleaned["tam"],
+                backup_tam=cleaned["backup_tam"],
+                project_manager=cleaned.get("project_manager"),
+            )
+        except ValidationError as exc:
+            _form_errors(self, exc)
+        received_on = cleaned.get("notice_received_on")
+        if contract.notice_received_on is None and received_on:
+            if not (cleaned.get("notice_from") or "").strip():
+                self.add_error("notice_from", "Say who at the customer gave notice.")
+            today = timezone.localdate()
+            if received_on > today:
+                self.add_error(
+                    "notice_received_on",
+                    "Termination notice rule: a notice cannot be received in the "
+                    "future.",
+                )
+        return cleaned
+
+    def _post_clean(self):
+        pass  # services.change_contract and record_notice write the row
+
+
+@admin.register(TAMContract)
+class TAMContractAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "organization",
+        "status",
+        "starts_on",
+        "ends_on",
+        "hours_per_month",
+        "term_months",
+        "tam",
+        "backup_tam",
+        "auto_renew",
+        "notice_received_on",
+        "report",
+    ]
+    list_select_related = ["organization", "tam", "backup_tam"]
+    list_filter = ["status", "term_months", "auto_renew"]
+    search_fields = ["organization__name", "organization__slug"]
+    date_hierarchy = "starts_on"
+    readonly_fields = [
+        "organization",
+        "status",
+        "signed_on",
+        "starts_on",
+        "ends_on",
+        "term_months",
+        "hours_per_month",
+        "time_zone",
+        "renews",
+        "rolled_over_minutes",
+        "cancelled_on",
+        "notice_recorded_by",
+        "report",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("organization", "status", "report"),
+                    ("signed_on", "starts_on", "ends_on", "cancelled_on"),
+                    ("term_months", "hours_per_month", "time_zone"),
+                    ("renews", "rolled_over_minutes"),
+                    ("tam", "backup_tam", "project_manager"),
+                    "auto_renew",
+                ]
+            },
+        ),
+        (
+            "Written termination notice",
+            {
+                "description": "Before the term ends or within 45 days after it, a "
+                "notice stops the renewal (a renewal already made is cancelled as of "
+                "the notice); later, service ends with the renewed term.",
+                "fields": [
+                    ("notice_received_on", "notice_from"),
+                    "notice_document",
+                    "notice_recorded_by",
+                ],
+            },
+        ),
+    ]
+    inlines = [HourBucketInline, NewTimeEntryInline, TimeEntryInline]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = ContractChangeForm if obj is not None else ContractCreationForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ContractCreationForm.Meta.fields})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        fields = list(self.readonly_fields)
+        if obj.notice_received_on is not None:
+            fields += ["notice_received_on", "notice_from", "notice_document"]
+        return fields
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # contracts are history: they end or are cancelled
+
+    @admin.display(description="report")
+    def report(self, contract: TAMContract) -> str:
+        if not contract.pk:
+            return "—"
+        return format_html('<a href="{}">hours report</a>', contract.get_absolute_url())
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            contract = services.create_contract(
+                form.cleaned_data["organization"],
+                form.draft(),
+                acting_user=request.user,
+            )
+            obj.pk, obj.ends_on = contract.pk, contract.ends_on
+            return
+        data = form.cleaned_data
+        original = TAMContract.objects.get(pk=obj.pk)
+        people = ("tam", "backup_tam", "project_manager", "auto_renew")
+        if any(name in form.changed_data for name in people):
+            services.change_contract(
+                original,
+                tam=data["tam"],
+                backup_tam=data["backup_tam"],
+                project_manager=data["project_manager"],
+                auto_renew=data["auto_renew"],
+                acting_user=request.user,
+            )
+        if original.notice_received_on is None and data.get("notice_received_on"):
+            holder = services.record_notice(
+                original.organization,
+                received_on=data["notice_received_on"],
+                given_by=data.get("notice_from") or "",
+                document=data.get("notice_document") or None,
+                acting_user=request.user,
+            )
+            self.message_user(
+                request,
+                f"Notice recorded on {holder}; it is now "
+                f"{holder.get_status_display().lower()}.",
+                messages.SUCCESS,
+            )
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not TimeEntry:
+            return super().save_formset(request, form, formset, change)
+        contract = form.instance
+        # What the change message reads (formset.save() is not called here).
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = (
+            [],
+            [],
+            [],
+        )
+        for entry_form in formset.forms:
+            if not entry_form.has_changed() or not entry_form.cleaned_data:
+                continue
+            data = entry_form.cleaned_data
+            entry = services.record_time_entry(
+                contract,
+                agent=data["agent"],
+                worked_on=data["worked_on"],
+                minutes=data["minutes"],
+                activity=data["activity"],
+                ticket=data.get("ticket"),
+                change_order=data.get("change_order"),
+                note=data.get("note", ""),
+                acting_user=request.user,
+            )
+            formset.new_objects.append(entry)
+            if entry.is_best_effort:
+                self.message_user(
+                    request,
+                    f"{reports.hh_mm(entry.best_effort_minutes)} h of the entry on "
+                    f"{entry.worked_on} is beyond the month's hours: best effort.",
+                    messages.WARNING,
+                )
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            for formset in formsets:
+                self.save_formset(request, form, formset, change)
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, NewTimeEntryInline):
+            kwargs.setdefault("initial", [{"agent": request.user.pk}])
+        return kwargs
+
+
+# --- buckets, entries, change orders, meetings ------------------------------------
+
+
+@admin.register(HourBucket)
+class HourBucketAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "contract",
+        "starts_on",
+        "ends_on",
+        "allowance",
+        "used",
+        "remaining",
+    ]
+    list_select_related = ["contract__organization"]
+    list_filter = ["starts_on"]
+    search_fields = ["contract__organization__name"]
+    readonly_fields = [
+        "contract",
+        "index",
+        "starts_on",
+        "ends_on",
+        "allotted_minutes",
+        "rollover_minutes",
+    ]
+
+    def has_add_permission(self, request):
+        return False  # buckets come with their contract
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(used_minutes=_in_scope_used())
+
+    @admin.display(description="allowance")
+    def allowance(self, bucket: HourBucket) -> str:
+        return reports.hh_mm(bucket.allowance_minutes)
+
+    @admin.display(description="used", ordering="used_minutes")
+    def used(self, bucket: HourBucket) -> str:
+        return reports.hh_mm(bucket.used_minutes)
+
+    @admin.display(description="remaining")
+    def remaining(self, bucket: HourBucket) -> str:
+        return reports.hh_mm(max(bucket.allowance_minutes - bucket.used_minutes, 0))
+
+
+class TimeEntryAdminForm(forms.ModelForm):
+    class Meta:
+        model = TimeEntry
+        fields = [
+            "contract",
+            "worked_on",
+            "agent",
+            "minutes",
+            "activity",
+            "ticket",
+            "change_order",
+            "note",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or not cleaned.get("contract"):
+            return cleaned
+        try:
+            services.validate_time_entry(
+                cleaned["contract"],
+                agent=cleaned["agent"],
+                worked_on=cleaned["worked_on"],
+                minutes=cleaned["minutes"],
+                activity=cleaned["activity"],
+                ticket=cleaned.get("ticket"),
+                change_order=cleaned.get("change_order"),
+            )
+        except ValidationError as exc:
+            _form_errors(self, exc)
+        return cleaned
+
+    def _post_clean(self):
+        _fill(self)  # the service sets the bucket and the best-effort part
+
+
+@admin.register(TimeEntry)
+class TimeEntryAdmin(SimpleHistoryAdmin):
+    """Add ``?ticket=<id>&contract=<id>`` to the add URL to start from a ticket."""
+
+    form = TimeEntryAdminForm
+    list_display = [
+        "worked_on",
+        "contract",
+        "agent",
+        "minutes",
+        "activity",
+        "ticket",
+        "best_effort_minutes",
+    ]
+    list_select_related = ["contract__organization", "agent", "ticket"]
+    list_filter = ["activity", "worked_on"]
+    search_fields = ["contract__organization__name", "ticket__reference", "note"]
+    date_hierarchy = "worked_on"
+    autocomplete_fields = ["ticket"]
+    readonly_fields = ["bucket", "best_effort_minutes", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [f.name for f in TimeEntry._meta.fields]  # entries are a ledger
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("agent", request.user.pk)
+        initial.setdefault("worked_on", timezone.localdate())
+        return initial
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        data = form.cleaned_data
+        entry = services.record_time_entry(
+            data["contract"],
+            agent=data["agent"],
+            worked_on=data["worked_on"],
+            minutes=data["minutes"],
+            activity=data["activity"],
+            ticket=data.get("ticket"),
+            change_order=data.get("change_order"),
+            note=data.get("note", ""),
+            acting_user=request.user,
+        )
+        obj.pk = entry.pk
+        if entry.is_best_effort:
+            self.message_user(
+                request,
+                f"{reports.hh_mm(entry.best_effort_minutes)} h is beyond the month's "
+                "hours and marked best effort.",
+                messages.WARNING,
+            )
+
+
+@admin.register(ChangeOrder)
+class ChangeOrderAdmin(SimpleHistoryAdmin):
+    list_display = ["reference", "title", "contract", "status", "approved_on"]
+    list_select_related = ["contract__organization"]
+    list_filter = ["status"]
+    search_fields = ["reference", "title", "contract__organization__name"]
+
+
+class MeetingRequestAdminForm(forms.ModelForm):
+    class Meta:
+        model = Meeting
+        fields = [
+            "contract",
+            "kind",
+            "mode",
+            "title",
+            "starts_at",
+            "duration_minutes",
+            "location",
+            "country",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or not cleaned.get("contract"):
+            return cleaned
+        try:
+            services.validate_meeting_request(
+                cleaned["contract"],
+                mode=cleaned["mode"],
+                starts_at=cleaned["starts_at"],
+                country=cleaned.get("country", ""),
+            )
+        except ValidationError as exc:
+            _form_errors(self, exc)
+        return cleaned
+
+
+@admin.register(Meeting)
+class MeetingAdmin(SimpleHistoryAdmin):
+    list_display = ["starts_at", "title", "contract", "kind", "mode", "status", "ics"]
+    list_select_related = ["contract__organization"]
+    list_filter = ["kind", "mode", "status"]
+    search_fields = ["title", "contract__organization__name"]
+    date_hierarchy = "starts_at"
+    actions = ["cancel_meetings"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = MeetingRequestAdminForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [f.name for f in Meeting._meta.fields]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # cancel instead: subscribed calendars then see it cancelled
+
+    @admin.display(description="iCalendar")
+    def ics(self, meeting: Meeting) -> str:
+        return format_html(
+            '<a href="{}">.ics</a>', reverse("tam:meeting_ics", args=[meeting.pk])
+        )
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        data = form.cleaned_data
+        meeting = services.request_meeting(
+            data["contract"],
+            kind=data["kind"],
+            mode=data["mode"],
+            starts_at=data["starts_at"],
+            duration_minutes=data["duration_minutes"],
+            title=data["title"],
+            location=data.get("location", ""),
+            country=data.get("country", ""),
+            requested_by=request.user,
+        )
+        obj.pk = meeting.pk
+
+    @admin.action(description="Cancel the selected meetings")
+    def cancel_meetings(self, request, queryset):
+        for meeting in queryset.filter(status=Meeting.Status.PLANNED):
+            services.cancel_meeting(meeting, acting_user=request.user)
+
+
+# --- people and routing ------------------------------------------------------------
+
+
+@admin.register(TAMProfile)
+class TAMProfileAdmin(SimpleHistoryAdmin):
+    list_display = ["user", "location", "away_from", "away_until"]
+    list_select_related = ["user"]
+    list_filter = ["location"]
+    search_fields = ["user__email", "user__full_name"]
+
+
+@admin.register(RoutingPreference)
+class RoutingPreferenceAdmin(SimpleHistoryAdmin):
+    list_display = ["organization", "mode", "updated_at"]
+    list_select_related = ["organization"]
+    list_filter = ["mode"]
+    search_fields = ["organization__name"]
+
+    def save_model(self, request, obj, form, change):
+        services.set_routing(obj.organization, obj.mode, acting_user=request.user)

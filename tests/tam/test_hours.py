@@ -1,0 +1,165 @@
+"""Hours: buckets draw down, best effort beyond the allowance, change orders."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from tam import routing, services
+from tam.models import TimeEntry
+from tam.signals import bucket_exhausted
+from tests.accounts.factories import OrganizationFactory, UserFactory
+from tests.helpdesk.factories import administrator, file_ticket
+from tests.tam.factories import ChangeOrderFactory, contract
+
+pytestmark = pytest.mark.django_db
+
+PT = ZoneInfo("America/Los_Angeles")
+Activity = TimeEntry.Activity
+
+
+@pytest.fixture
+def signed():
+    """10 hours a month: 600 minutes a bucket."""
+    return contract(hours_per_month=10)
+
+
+def log(signed, minutes, *, on=date(2027, 2, 10), activity=Activity.TICKETS, **kw):
+    return services.record_time_entry(
+        signed,
+        agent=kw.pop("agent", signed.tam),
+        worked_on=on,
+        minutes=minutes,
+        activity=activity,
+        **kw,
+    )
+
+
+@pytest.fixture
+def exhausted_events():
+    events = []
+
+    def receiver(sender, bucket, contract, entry, **kwargs):
+        events.append((bucket.starts_on, entry.minutes))
+
+    bucket_exhausted.connect(receiver)
+    yield events
+    bucket_exhausted.disconnect(receiver)
+
+
+def test_work_beyond_the_months_allowance_is_kept_and_marked_best_effort(
+    signed, exhausted_events
+):
+    first = log(signed, 500)
+    crossing = log(signed, 150)
+    after = log(signed, 30)
+    next_month = log(signed, 30, on=date(2027, 3, 1))
+
+    assert (first.best_effort_minutes, first.is_best_effort) == (0, False)
+    assert (crossing.best_effort_minutes, crossing.is_best_effort) == (50, True)
+    assert after.best_effort_minutes == 30
+    assert next_month.best_effort_minutes == 0
+    assert TimeEntry.objects.count() == 4
+    assert exhausted_events == [(date(2027, 2, 1), 150)]
+    assert crossing.history.get().history_user == signed.tam
+
+
+def test_best_effort_flips_when_the_bucket_runs_out(signed):
+    organization = signed.organization
+    opened_at = datetime(2027, 2, 12, 15, tzinfo=PT)  # a Friday
+    log(signed, 599)
+
+    assert routing.hours_remain(organization, date(2027, 2, 12))
+    assert routing.tam_due_for(organization, opened_at) == datetime(
+        2027, 2, 16, 10, tzinfo=PT
+    )  # Monday 15 February is Presidents' Day
+    log(signed, 1)
+    assert not routing.hours_remain(organization, date(2027, 2, 12))
+    assert routing.tam_due_for(organization, opened_at) is None
+    assert routing.hours_remain(organization, date(2027, 3, 1))
+
+
+def test_all_in_scope_work_is_billable_and_counts():
+    for activity in services.IN_SCOPE:
+        assert TimeEntry(activity=activity).is_billable
+    assert not TimeEntry(activity=Activity.CUSTOMER_CODE).is_billable
+
+
+@pytest.mark.parametrize("activity", [Activity.CUSTOMER_CODE, Activity.EXTRA_RESOURCES])
+def test_out_of_scope_work_is_refused_without_a_change_order(signed, activity):
+    with pytest.raises(ValidationError) as refused:
+        log(signed, 60, activity=activity)
+
+    [error] = refused.value.error_dict["change_order"]
+    assert error.message.startswith("Change order rule:")
+    assert "approved change order" in error.message
+    assert TimeEntry.objects.count() == 0
+
+
+def test_out_of_scope_work_under_a_change_order_does_not_draw_down_the_bucket(signed):
+    order = ChangeOrderFactory(contract=signed)
+
+    entry = log(signed, 600, activity=Activity.CUSTOMER_CODE, change_order=order)
+
+    assert entry.change_order == order
+    assert entry.best_effort_minutes == 0
+    assert routing.hours_remain(signed.organization, date(2027, 2, 10))
+
+
+@pytest.mark.parametrize("status", ["proposed", "rejected", "other contract"])
+def test_only_an_approved_change_order_of_the_contract_will_do(signed, status):
+    if status == "other contract":
+        order = ChangeOrderFactory(contract=contract())
+    else:
+        order = ChangeOrderFactory(contract=signed, status=status)
+
+    with pytest.raises(ValidationError, match="Change order rule: change order CO-"):
+        log(signed, 60, activity=Activity.CUSTOMER_CODE, change_order=order)
+
+
+@pytest.mark.parametrize(
+    ("minutes", "on", "field", "message"),
+    [
+        (0, date(2027, 2, 10), "minutes", "Time entry length rule:"),
+        (1441, date(2027, 2, 10), "minutes", "Time entry length rule:"),
+        (
+            60,
+            date(2027, 1, 29),
+            "worked_on",
+            "Service period rule: Friday 29 January 2027 is outside the contract's "
+            "service period (1 Feb 2027 to 31 Jul 2027).",
+        ),
+        (60, date(2027, 8, 1), "worked_on", "Service period rule:"),
+    ],
+)
+def test_entries_must_be_a_days_work_inside_the_term(
+    signed, minutes, on, field, message
+):
+    with pytest.raises(ValidationError) as refused:
+        log(signed, minutes, on=on)
+
+    assert refused.value.error_dict[field][0].message.startswith(message)
+    assert TimeEntry.objects.count() == 0
+
+
+def test_an_entry_may_reference_a_ticket_of_the_customer_only():
+    admin = administrator()
+    ours = contract(admin.organization, starts_on=date(2028, 3, 1), auto_renew=False)
+    ticket = file_ticket(admin)
+    theirs = file_ticket()
+
+    entry = log(ours, 45, on=date(2028, 3, 2), ticket=ticket, note="Triaged")
+    with pytest.raises(ValidationError, match="another organisation"):
+        log(ours, 45, on=date(2028, 3, 2), ticket=theirs)
+
+    assert entry.ticket == ticket
+
+
+def test_only_agents_log_time(signed):
+    with pytest.raises(ValidationError, match="Only agents"):
+        log(signed, 30, agent=UserFactory())
+
+
+def test_hours_remain_is_false_without_a_contract():
+    assert not routing.hours_remain(OrganizationFactory(), date(2027, 2, 10))
