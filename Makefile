@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint bench bench-slo clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/business_time.py
+
+bench-slo: install
+	$(BIN)/python bench/slo_sweep.py
 
 clean:
 	rm -rf var/broker var/results var/cache var/static

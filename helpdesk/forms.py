@@ -90,10 +90,17 @@ class TicketForm(forms.Form):
         help_text="Screenshots (PNG, JPEG, GIF, WebP), PDFs or plain-text logs; "
         "up to 10 MB each."
     )
+    route_to_tam = forms.BooleanField(
+        label="Send this deployment ticket to our Technical Account Manager",
+        required=False,
+        help_text="Answered within 4 business hours while this month's TAM hours last.",
+    )
 
-    def __init__(self, *args, plan: SupportPlan, **kwargs):
+    def __init__(self, *args, plan: SupportPlan, offers_tam: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.plan = plan
+        if not offers_tam:
+            del self.fields["route_to_tam"]
         severities = plan.severities.all()
         field = self.fields["severity"]
         field.queryset = severities

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group
 
 from accounts import roles
 from helpdesk.emails import queue_email
-from helpdesk.models import SLOAlert, SLOClock
+from helpdesk.models import SLOAlert, SLOClock, Ticket
 from policies.models import BusinessCalendar
 
 # A digest lists this many alerts (breaches first); the console has the rest.
@@ -32,14 +32,20 @@ def hold_until(clock: SLOClock, now: datetime) -> datetime | None:
     return None if schedule.is_open(now) else schedule.next_open(now)
 
 
-def notify_slo_alerts(alerts: list[SLOAlert], *, now: datetime) -> int:
+def notify_slo_alerts(
+    alerts: list[SLOAlert], *, now: datetime, people: dict | None = None
+) -> int:
     """Queue one digest e-mail per (recipient, hold time) for ``alerts``: the
     assignee, else the Support Engineers; breaches also go to the Support Managers.
-    Return the number of e-mails queued."""
+    ``people`` caches the role members across calls. Return the e-mails queued."""
     if not alerts:
         return 0
-    engineers = _role(roles.SUPPORT_ENGINEER)
-    managers = _role(roles.SUPPORT_MANAGER)
+    people_cache = people if people is not None else {}
+    for role in (roles.SUPPORT_ENGINEER, roles.SUPPORT_MANAGER):
+        if role not in people_cache:
+            people_cache[role] = _role(role)
+    engineers = people_cache[roles.SUPPORT_ENGINEER]
+    managers = people_cache[roles.SUPPORT_MANAGER]
     groups: dict[tuple, list[SLOAlert]] = defaultdict(list)
     people = {}
     for alert in alerts:
@@ -53,9 +59,9 @@ def notify_slo_alerts(alerts: list[SLOAlert], *, now: datetime) -> int:
             if user.is_active:
                 people[user.pk] = user
                 groups[(user.pk, send_after)].append(alert)
+    _load_tickets_for_digests(groups.values())
     for (user_pk, send_after), items in groups.items():
         user = people[user_pk]
-        items.sort(key=lambda a: (-a.threshold, a.due_at))
         fingerprint = hashlib.sha256(
             ",".join(
                 f"{a.clock_id}:{a.threshold}:{a.due_version}" for a in items
@@ -75,6 +81,20 @@ def notify_slo_alerts(alerts: list[SLOAlert], *, now: datetime) -> int:
             send_after=send_after,
         )
     return len(groups)
+
+
+def _load_tickets_for_digests(groups) -> None:
+    """Sort each digest (breaches first) and load, in one query, the tickets of the
+    rows it shows: their organisation, plan and severity appear in the e-mail."""
+    shown = []
+    for items in groups:
+        items.sort(key=lambda a: (-a.threshold, a.due_at))
+        shown += items[:DIGEST_ROWS]
+    tickets = Ticket.objects.select_related("organization", "plan", "severity").in_bulk(
+        {alert.clock.ticket_id for alert in shown}
+    )
+    for alert in shown:
+        alert.clock.ticket = tickets[alert.clock.ticket_id]
 
 
 def _role(name: str) -> list:

@@ -27,6 +27,7 @@ from helpdesk.secrets_guard import explain, find_secrets
 from policies.models import Severity
 from policies.rules import severity_cap_error
 from policies.slo import due_for
+from tam import routing as tam_routing
 
 _saved_files: ContextVar[list | None] = ContextVar("saved_files", default=None)
 
@@ -69,6 +70,7 @@ class TicketDraft:
     urls: str = ""
     steps_to_reproduce: str = ""
     customer_contact: str = ""
+    route_to_tam: bool = False
     uploads: list[UploadedFile] = field(default_factory=list)
 
 
@@ -179,6 +181,13 @@ def open_ticket(
         steps_to_reproduce=draft.steps_to_reproduce,
         customer_contact=draft.customer_contact.strip(),
     )
+    today = timezone.localdate(now)
+    ticket.is_tam_routed = tam_routing.should_route_to_tam(
+        organization, draft.environment, draft.route_to_tam
+    )
+    if ticket.is_tam_routed:
+        # The named TAM works it, or the backup while the TAM is away.
+        ticket.assignee = tam_routing.tam_for(organization, today)
     ticket.full_clean(exclude=["reference"])
     ticket._history_user = filed_by
     ticket.save()
@@ -186,6 +195,8 @@ def open_ticket(
     Ticket.objects.filter(pk=ticket.pk).update(created_at=now)
     ticket.created_at = now
     clocks.start_clocks(ticket, due, opened_at=now)
+    if ticket.is_tam_routed:
+        _apply_tam_slo(ticket, now=now, actor=filed_by)
     _store_attachments(ticket, None, checked, uploaded_by=filed_by)
     queue_email(
         key=f"ticket-created:{ticket.pk}",
@@ -313,6 +324,26 @@ def assign_ticket(ticket: Ticket, assignee: User | None, *, actor: User) -> Tick
     ticket._history_user = actor
     ticket.save(update_fields=["assignee", "updated_at"])
     return ticket
+
+
+def _apply_tam_slo(ticket: Ticket, *, now: datetime, actor: User) -> None:
+    """A TAM-routed deployment ticket carries the TAM SLO (4 business hours on the
+    TAM's calendar) while the month's hours remain; after that it is best effort."""
+    organization = ticket.organization
+    if tam_routing.tam_due_for(organization, now) is None:
+        clocks.make_best_effort(
+            ticket, at=now, note="TAM hours for the month are used up", actor=actor
+        )
+        return
+    clocks.use_target(
+        ticket,
+        clocks.Metric.FIRST_RESPONSE,
+        calendar=tam_routing.tam_calendar(ticket.assignee),
+        target=tam_routing.TAM_RESPONSE,
+        label="4 business hours (TAM SLO)",
+        at=now,
+        actor=actor,
+    )
 
 
 def _next_reference() -> str:

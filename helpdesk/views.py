@@ -37,6 +37,7 @@ from helpdesk.forms import (
 from helpdesk.lifecycle import IllegalTransition
 from helpdesk.models import Attachment, Message, SeverityChange, Ticket
 from policies.models import SLOTarget, SupportPlan
+from tam import routing as tam_routing
 
 ORG_SESSION_KEY = "portal_organization"
 PAGE_SIZE = 25
@@ -193,7 +194,12 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
             f"{organization} has no support plan yet; please contact your account "
             "manager.",
         )
-    form = TicketForm(request.POST or None, request.FILES or None, plan=plan)
+    form = TicketForm(
+        request.POST or None,
+        request.FILES or None,
+        plan=plan,
+        offers_tam=tam_routing.offers_tam_choice(organization),
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         draft = services.TicketDraft(
@@ -207,6 +213,7 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
             urls=data["urls"],
             steps_to_reproduce=data["steps_to_reproduce"],
             customer_contact=data["customer_contact"],
+            route_to_tam=data.get("route_to_tam", False),
             uploads=data["attachments"],
         )
         try:

@@ -117,6 +117,16 @@ def should_route_to_tam(
     return bool(requested)
 
 
+def offers_tam_choice(organization: Organization) -> bool:
+    """Return whether the ticket form should ask "route this to our TAM?": a contract
+    covers today and the organisation chooses per ticket."""
+    today = local_date(timezone.now(), organization.time_zone)
+    if contract_on(organization, today) is None:
+        return False
+    preference = RoutingPreference.objects.filter(organization=organization).first()
+    return not (preference and preference.mode == RoutingPreference.Mode.ALL_DEPLOYMENT)
+
+
 def tam_for(organization: Organization, on: date) -> User | None:
     """Return who works the organisation's TAM tickets on ``on``: the named TAM, or
     the backup TAM while the named TAM is away; None without a contract that day."""
@@ -158,3 +168,30 @@ def tam_due_for(organization: Organization, opened_at: datetime) -> datetime | N
     tam = tam_for(organization, on)
     assert tam is not None  # a contract covers `on`
     return tam_schedule(tam).add(opened_at, TAM_RESPONSE)
+
+
+def tam_calendar(tam_user: User):
+    """Return the BusinessCalendar row of the TAM's business hours, the one a TAM SLO
+    clock counts on, creating it (once) for the TAM's location.
+
+    Clocks keep a calendar reference so they can be recomputed and explained; this
+    row holds the same hours and holidays as ``tam_schedule``.
+    """
+    from policies.models import BusinessCalendar
+
+    location = location_of(tam_user)
+    tz, country, subdivision = _LOCATIONS[location]
+    calendar, created = BusinessCalendar.objects.get_or_create(
+        slug=f"tam-{location}",
+        defaults={
+            "name": f"TAM business hours ({tz}, 08:00-17:00 Mon-Fri)",
+            "kind": BusinessCalendar.Kind.HOURS,
+            "time_zone": tz,
+            "holiday_country": country,
+            "holiday_subdivision": subdivision,
+        },
+    )
+    if created:
+        for day in range(5):
+            calendar.hours.create(weekday=day, opens="08:00", closes="17:00")
+    return calendar
