@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint bench bench-slo clean
+.PHONY: run test install lint bench bench-slo bench-tam clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: install
 
 bench-slo: install
 	$(BIN)/python bench/slo_sweep.py
+
+bench-tam: install
+	$(BIN)/python bench/tam_report.py
 
 clean:
 	rm -rf var/broker var/results var/cache var/static

@@ -377,14 +377,32 @@ def _sweep_chunk(now: datetime, size: int, people: dict) -> dict:
 
 
 def _save_alert_state(due: list[SLOClock]) -> None:
-    """Write next_alert_at, next_alert_threshold and breached_at for ``due`` in one
-    statement batch. Django's bulk_update builds a CASE WHEN per row and field, which
-    cost more than half of a 10,000-clock sweep (bench/slo_sweep.py)."""
+    """Write next_alert_at, next_alert_threshold and breached_at for ``due``.
+
+    One UPDATE ... FROM unnest(...) on PostgreSQL, an executemany on SQLite: Django's
+    bulk_update builds a CASE WHEN per row and field, which cost more than half of
+    a 10,000-clock sweep (bench/slo_sweep.py).
+    """
     if not due:
         return
-    adapt = connection.ops.adapt_datetimefield_value
     table = connection.ops.quote_name(SLOClock._meta.db_table)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS c SET next_alert_at = v.at, "
+                "next_alert_threshold = v.threshold, breached_at = v.breached "
+                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::smallint[], "
+                "%s::timestamptz[]) AS v(id, at, threshold, breached) "
+                "WHERE c.id = v.id",
+                [
+                    [clock.pk for clock in due],
+                    [clock.next_alert_at for clock in due],
+                    [clock.next_alert_threshold for clock in due],
+                    [clock.breached_at for clock in due],
+                ],
+            )
+            return
+        adapt = connection.ops.adapt_datetimefield_value
         cursor.executemany(
             f"UPDATE {table} SET next_alert_at = %s, next_alert_threshold = %s, "
             "breached_at = %s WHERE id = %s",

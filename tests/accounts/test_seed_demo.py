@@ -45,6 +45,9 @@ def test_seed_demo_creates_every_kind_of_login_and_prints_them():
         "initech": "jumpcloud",
     }
     assert SupportPlan.objects.count() == 7
+    from tam.models import TAMContract
+
+    assert TAMContract.objects.get().organization.slug == "acme"
     text = out.getvalue()
     assert "admin@example.com" in text
     assert "helpdesk-demo" in text

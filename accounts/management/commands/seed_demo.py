@@ -19,6 +19,7 @@ AGENTS = [
     ("engineer@example.com", "Sam Engineer", roles.SUPPORT_ENGINEER),
     ("escalation@example.com", "Erin Escalation", roles.ESCALATION_ENGINEER),
     ("tam@example.com", "Tara Tam", roles.TAM),
+    ("tam.backup@example.com", "Theo Backup", roles.TAM),
     ("pm@example.com", "Pat Manager", roles.PROJECT_MANAGER),
     ("manager@example.com", "Morgan Lead", roles.SUPPORT_MANAGER),
 ]
@@ -112,7 +113,37 @@ class Command(BaseCommand):
                 )
                 created += new_user + new_admin
         created += self._demo_tickets()
+        created += self._demo_tam_contract(today)
         return created
+
+    def _demo_tam_contract(self, today) -> int:
+        """A running 12-month, 20-hour TAM contract for Acme (once)."""
+        from tam.models import TAMContract, TAMProfile
+        from tam.services import ContractDraft, create_contract
+
+        acme = Organization.objects.get(slug="acme")
+        if TAMContract.objects.filter(organization=acme).exists():
+            return 0
+        tam = User.objects.get(email="tam@example.com")
+        backup = User.objects.get(email="tam.backup@example.com")
+        for person in (tam, backup):
+            TAMProfile.objects.get_or_create(
+                user=person, defaults={"location": TAMProfile.Location.US_PACIFIC}
+            )
+        create_contract(
+            acme,
+            ContractDraft(
+                tam=tam,
+                backup_tam=backup,
+                signed_on=today - timedelta(days=60),
+                starts_on=today - timedelta(days=30),
+                term_months=12,
+                hours_per_month=20,
+            ),
+            acting_user=None,
+            today=today,
+        )
+        return 1
 
     def _demo_tickets(self) -> int:
         """Two tickets for Acme, filed the way the portal files them (once)."""
