@@ -155,7 +155,8 @@ def open_ticket(
     active licence; ``filed_by`` is the requester or an agent on their behalf.
     """
     now = now or timezone.now()
-    decision = may_file_tickets(requester, organization, today=timezone.localdate(now))
+    today = timezone.localdate(now)
+    decision = may_file_tickets(requester, organization, today=today)
     if not decision:
         raise ValidationError(decision.reason, code="not_allowed")
     if filed_by != requester and not filed_by.is_staff:
@@ -181,7 +182,6 @@ def open_ticket(
         steps_to_reproduce=draft.steps_to_reproduce,
         customer_contact=draft.customer_contact.strip(),
     )
-    today = timezone.localdate(now)
     ticket.is_tam_routed = tam_routing.should_route_to_tam(
         organization, draft.environment, draft.route_to_tam
     )
@@ -202,7 +202,7 @@ def open_ticket(
         key=f"ticket-created:{ticket.pk}",
         to=requester.email,
         template="ticket_created",
-        context={"recipient": requester, "due": due},
+        context={"recipient": requester},
         ticket=ticket,
     )
     return ticket
