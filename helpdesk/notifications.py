@@ -8,20 +8,59 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from accounts import roles
 from helpdesk.emails import queue_email
-from helpdesk.models import SLOAlert, SLOClock, Ticket
+from helpdesk.models import SLOClock, Ticket
 from policies.models import BusinessCalendar
 
 # A digest lists this many alerts (breaches first); the console has the rest.
 DIGEST_ROWS = 50
 
 
-def hold_until(clock: SLOClock, now: datetime) -> datetime | None:
+@dataclass(slots=True, eq=False)
+class AlertClock:
+    """The fields of a swept clock that its alerts need: who hears, when, and what
+    the digest shows. Reads like an SLOClock in the ``slo_alert`` templates; the
+    sweep builds these from plain rows rather than loading model instances."""
+
+    id: int
+    ticket_id: int
+    assignee_id: int | None
+    calendar: BusinessCalendar | None
+    metric: str
+    target_label: str
+    is_reclassification_breach: bool
+    ticket: Ticket | None = None  # loaded for the rows a digest shows
+
+    @property
+    def calendar_id(self) -> int | None:
+        return self.calendar.pk if self.calendar is not None else None
+
+    def get_metric_display(self) -> str:
+        return SLOClock.Metric(self.metric).label
+
+
+@dataclass(slots=True, eq=False)
+class DueAlert:
+    """One recorded SLOAlert (a threshold of one due version of a clock)."""
+
+    clock: AlertClock
+    threshold: int
+    due_version: int
+    due_at: datetime
+
+    @property
+    def clock_id(self) -> int:
+        return self.clock.id
+
+
+def hold_until(clock: SLOClock | AlertClock, now: datetime) -> datetime | None:
     """When a business-time clock's alert may go out: now if its calendar is open,
     else at the next opening (no 2 a.m. warnings for a 24x5 Sev3). 24x7 and
     elapsed-time clocks notify at once."""
@@ -33,7 +72,7 @@ def hold_until(clock: SLOClock, now: datetime) -> datetime | None:
 
 
 def notify_slo_alerts(
-    alerts: list[SLOAlert], *, now: datetime, people: dict | None = None
+    alerts: list[DueAlert], *, now: datetime, people: dict | None = None
 ) -> int:
     """Queue one digest e-mail per (recipient, hold time) for ``alerts``: the
     assignee, else the Support Engineers; breaches also go to the Support Managers.
@@ -46,22 +85,32 @@ def notify_slo_alerts(
             people_cache[role] = _role(role)
     engineers = people_cache[roles.SUPPORT_ENGINEER]
     managers = people_cache[roles.SUPPORT_MANAGER]
-    groups: dict[tuple, list[SLOAlert]] = defaultdict(list)
-    people = {}
+    # Someone in both roles (or an assignee who manages) gets each breach once.
+    engineers_and_managers = _without_repeats([*engineers, *managers])
+    assignees = _assignees(alerts)
+    holds: dict[int | None, datetime | None] = {}  # hold time per calendar
+    groups: dict[tuple, list[DueAlert]] = defaultdict(list)
+    recipients_of: dict[int, list] = {}
     for alert in alerts:
         clock = alert.clock
-        assignee = clock.ticket.assignee
-        recipients = [assignee] if assignee else list(engineers)
-        if alert.threshold >= 100:
-            recipients += managers
-        send_after = hold_until(clock, now)
+        calendar_id = clock.calendar_id
+        if calendar_id not in holds:
+            holds[calendar_id] = hold_until(clock, now)
+        send_after = holds[calendar_id]
+        assignee = assignees.get(clock.assignee_id)
+        if alert.threshold < 100:
+            recipients = [assignee] if assignee is not None else engineers
+        elif assignee is None:
+            recipients = engineers_and_managers
+        else:
+            recipients = _without_repeats([assignee, *managers])
         for user in recipients:
             if user.is_active:
-                people[user.pk] = user
+                recipients_of[user.pk] = user
                 groups[(user.pk, send_after)].append(alert)
     _load_tickets_for_digests(groups.values())
     for (user_pk, send_after), items in groups.items():
-        user = people[user_pk]
+        user = recipients_of[user_pk]
         fingerprint = hashlib.sha256(
             ",".join(
                 f"{a.clock_id}:{a.threshold}:{a.due_version}" for a in items
@@ -81,6 +130,18 @@ def notify_slo_alerts(
             send_after=send_after,
         )
     return len(groups)
+
+
+def _without_repeats(users: list) -> list:
+    """Return ``users`` in order, each once."""
+    return list({user.pk: user for user in users}.values())
+
+
+def _assignees(alerts: list[DueAlert]) -> dict:
+    """Return the assignees of the alerts' tickets by id, in one query (none when
+    no ticket is assigned)."""
+    ids = {a.clock.assignee_id for a in alerts} - {None}
+    return get_user_model().objects.in_bulk(ids) if ids else {}
 
 
 def _load_tickets_for_digests(groups) -> None:

@@ -47,7 +47,7 @@ def send_pending_emails(older_than_seconds: int = 30) -> dict:
 
 
 @shared_task(name="helpdesk.sweep_slo_clocks")
-def sweep_slo_clocks(chunk: int = 500) -> dict:
+def sweep_slo_clocks(chunk: int = 2000) -> dict:
     """Record the SLO warnings and breaches that are due (every minute, by beat)."""
     from helpdesk import clocks
 
