@@ -2,9 +2,7 @@
 list with its reference and due instant, and replies: Playwright driving Debian's
 headless Chromium against the live server."""
 
-import os
 import re
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,39 +11,12 @@ from helpdesk.models import Ticket
 from tests.accounts.factories import PASSWORD
 from tests.helpdesk.factories import PNG, administrator
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("HELPDESK_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{CHROMIUM} is required for browser tests")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the
-    # test makes between steps are still plain synchronous calls.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def page(phone_page):
+    return phone_page
 
 
 def test_file_a_sev2_ticket_with_an_attachment_find_it_and_reply(

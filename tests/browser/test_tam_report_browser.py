@@ -2,7 +2,6 @@
 opens February 2027, reads the chart and the table, follows a contract and
 downloads the CSV. Playwright driving Debian's headless Chromium."""
 
-import os
 import re
 from datetime import date
 from pathlib import Path
@@ -15,39 +14,12 @@ from tam.models import TimeEntry
 from tests.accounts.factories import PASSWORD, AgentFactory, OrganizationFactory
 from tests.tam.factories import contract, tam
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("HELPDESK_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{CHROMIUM} is required for browser tests")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, accept_downloads=True
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def page(desktop_page):
+    return desktop_page
 
 
 def test_a_manager_reads_the_monthly_hours_report(live_server, page):
