@@ -385,7 +385,9 @@ class TicketAdmin(SimpleHistoryAdmin):
     ]
     actions = ["change_severity_action"]
 
-    @admin.action(description="Change severity of the selected tickets")
+    @admin.action(
+        description="Change severity of the selected tickets", permissions=["change"]
+    )
     def change_severity_action(self, request, queryset):
         """Change severity in bulk, each ticket through the same rules (caps,
         justification, agreement); refusals are reported per ticket."""

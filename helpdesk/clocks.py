@@ -105,11 +105,18 @@ def record_response(ticket: Ticket, *, at: datetime, actor=None) -> None:
 def on_status_change(
     ticket: Ticket, old: str, new: str, *, at: datetime, actor=None
 ) -> None:
-    """Pause, resume, meet or reopen the resolution clock as the status moves."""
+    """Pause, resume, meet or reopen the resolution clock as the status moves; a
+    ticket resolved or closed before any public reply stops its response clock too
+    (met, or breached if late), so nothing warns about a finished ticket."""
+    S = Ticket.Status
+    if new in (S.RESOLVED, S.CLOSED):
+        response = _clock(ticket, Metric.FIRST_RESPONSE)
+        if response is not None and response.status == SLOClock.Status.RUNNING:
+            _meet(response, at=at, actor=actor)
+            _sync_ticket(ticket)
     clock = _clock(ticket, Metric.RESOLUTION)
     if clock is None or clock.status == SLOClock.Status.BEST_EFFORT:
         return
-    S = Ticket.Status
     if new == S.WAITING_ON_CUSTOMER and clock.status == SLOClock.Status.RUNNING:
         SLOPause.objects.create(
             clock=clock, started_at=at, reason="waiting on customer"
@@ -152,6 +159,8 @@ def change_targets(
     for clock in ticket.clocks.select_for_update().order_by("metric"):
         if clock.status in (SLOClock.Status.MET, SLOClock.Status.BEST_EFFORT):
             continue
+        if is_tam_clock(ticket, clock):
+            continue  # the TAM SLO does not depend on severity or the plan
         spec = _clock_spec(due, clock.metric, opened_at)
         if spec is None:
             continue
@@ -160,11 +169,25 @@ def change_targets(
         _recompute(
             clock, at=at, kind=SLOEvent.Kind.TARGET_CHANGE, actor=actor, note=note
         )
-        overdue = clock.due_at is not None and clock.due_at < at
-        if reclassification and overdue and clock.breached_at is None:
-            clock.is_reclassification_breach = True
+        if clock.breached_at is None:
+            # Only a due instant this change put in the past is its breach; a later
+            # change that moves it back to the future clears the tag.
+            overdue = clock.due_at is not None and clock.due_at < at
+            clock.is_reclassification_breach = reclassification and overdue
             clock.save(update_fields=["is_reclassification_breach"])
     _sync_ticket(ticket)
+
+
+TAM_LABEL = "4 business hours (TAM SLO)"
+
+
+def is_tam_clock(ticket: Ticket, clock: SLOClock) -> bool:
+    """Return whether ``clock`` counts the TAM SLO of a TAM-routed ticket."""
+    return (
+        ticket.is_tam_routed
+        and clock.metric == Metric.FIRST_RESPONSE
+        and clock.target_label == TAM_LABEL
+    )
 
 
 def use_target(
@@ -241,6 +264,8 @@ def policy_changes(plans) -> list[dict]:
     dues: dict[int, DueInstants] = {}
     for clock in open_clocks:
         ticket = clock.ticket
+        if is_tam_clock(ticket, clock):
+            continue  # counts the TAM SLO, not the plan's targets
         if ticket.pk not in dues:
             dues[ticket.pk] = due_for(ticket.plan, ticket.severity, ticket.created_at)
         spec = _clock_spec(dues[ticket.pk], clock.metric, ticket.created_at)

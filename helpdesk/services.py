@@ -340,7 +340,7 @@ def _apply_tam_slo(ticket: Ticket, *, now: datetime, actor: User) -> None:
         clocks.Metric.FIRST_RESPONSE,
         calendar=tam_routing.tam_calendar(ticket.assignee),
         target=tam_routing.TAM_RESPONSE,
-        label="4 business hours (TAM SLO)",
+        label=clocks.TAM_LABEL,
         at=now,
         actor=actor,
     )

@@ -137,6 +137,7 @@ def decide_downgrade(
     ticket = Ticket.objects.select_for_update().get(pk=change.ticket_id)
     if change.state != SeverityChange.State.AWAITING_CUSTOMER:
         raise ValidationError("This proposal has already been decided.")
+    _check_allowed(ticket, actor, now)
     if actor.is_staff or not may_file_tickets(
         actor, ticket.organization, today=timezone.localdate(now)
     ):

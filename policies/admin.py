@@ -2,7 +2,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
@@ -150,7 +150,10 @@ class SupportPlanAdmin(SimpleHistoryAdmin):
 
     actions = ["apply_targets_to_open_tickets"]
 
-    @admin.action(description="Apply current targets to open tickets (preview first)")
+    @admin.action(
+        description="Apply current targets to open tickets (preview first)",
+        permissions=["change"],
+    )
     def apply_targets_to_open_tickets(self, request, queryset):
         """Policy edits never silently rewrite open clocks: show what would change,
         and apply only on confirmation. Closed clocks keep their outcome."""
@@ -200,6 +203,8 @@ class SupportPlanAdmin(SimpleHistoryAdmin):
     def slo_calculator_view(self, request):
         """Compute both due instants for a plan, severity and opening instant, and
         show the calendar and the intervals counted ("explain this due instant")."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         form = SLOCalculatorForm(request.GET or None)
         result = clocks = None
         if form.is_bound and form.is_valid():

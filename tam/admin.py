@@ -692,7 +692,7 @@ class MeetingAdmin(SimpleHistoryAdmin):
         )
         obj.pk = meeting.pk
 
-    @admin.action(description="Cancel the selected meetings")
+    @admin.action(description="Cancel the selected meetings", permissions=["change"])
     def cancel_meetings(self, request, queryset):
         for meeting in queryset.filter(status=Meeting.Status.PLANNED):
             services.cancel_meeting(meeting, acting_user=request.user)
