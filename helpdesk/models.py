@@ -280,7 +280,11 @@ class SLOClock(models.Model):
         MET = "met", "Stopped"
         BEST_EFFORT = "best_effort", "Best effort"
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="clocks")
+    # No separate index: the (ticket, metric) unique constraint serves ticket lookups,
+    # and every index costs the sweep on each clock it updates.
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.PROTECT, related_name="clocks", db_index=False
+    )
     metric = models.CharField(max_length=16, choices=Metric.choices)
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.RUNNING
@@ -292,6 +296,7 @@ class SLOClock(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # only a calendar's deletion looks clocks up by it
         help_text="Empty: elapsed wall-clock time.",
     )
     target = models.DurationField(help_text="Open time on the calendar.")
@@ -407,6 +412,7 @@ class SLOEvent(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # written by every alert, looked up only if a user goes
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
@@ -427,7 +433,10 @@ class SLOAlert(models.Model):
     """A warning (75, 90) or breach (100) of one due version of a clock: recorded
     once, whatever the number of sweeps or workers (a unique constraint)."""
 
-    clock = models.ForeignKey(SLOClock, on_delete=models.CASCADE, related_name="alerts")
+    # The (clock, threshold, due_version) unique constraint serves clock lookups.
+    clock = models.ForeignKey(
+        SLOClock, on_delete=models.CASCADE, related_name="alerts", db_index=False
+    )
     threshold = models.PositiveSmallIntegerField()
     due_version = models.PositiveIntegerField()
     due_at = models.DateTimeField()
