@@ -127,3 +127,14 @@ def grant_role_permissions(
         group, _ = group_model.objects.get_or_create(name=role)
         present = [by_name[name] for name in ROLE_PERMISSIONS[role] if name in by_name]
         group.permissions.add(*present)
+
+
+def members(role: str):
+    """Return the active agents in ``role``, ordered by e-mail (empty if no group)."""
+    from accounts.models import User
+
+    return list(
+        User.objects.filter(groups__name=role, is_active=True, is_staff=True).order_by(
+            "email"
+        )
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,7 +13,8 @@ from accounts import roles
 from accounts.models import User
 from accounts.rules import may_file_tickets
 from helpdesk.emails import queue_email
-from helpdesk.models import Escalation, Message, Ticket
+from helpdesk.models import Escalation, Ticket
+from helpdesk.services import post_event
 
 # The checks of SPEC §6, in order: field prefix and what it means.
 CHECKS = {
@@ -68,8 +68,8 @@ def request_escalation(
     ticket.is_escalated = True
     ticket._history_user = actor
     ticket.save(update_fields=["is_escalated", "updated_at"])
-    _event(ticket, actor, f"Escalation requested: {reason.strip()}")
-    for manager in _role(roles.SUPPORT_MANAGER):
+    post_event(ticket, actor, f"Escalation requested: {reason.strip()}")
+    for manager in roles.members(roles.SUPPORT_MANAGER):
         queue_email(
             key=f"escalated:{escalation.pk}:{manager.pk}",
             to=manager.email,
@@ -154,22 +154,9 @@ def de_escalate(
     ticket.is_escalated = False
     ticket._history_user = actor
     ticket.save(update_fields=["is_escalated", "updated_at"])
-    _event(
+    post_event(
         ticket,
         actor,
         "De-escalated: action plan confirmed, process verified, all parties agreed.",
     )
     return escalation
-
-
-def _event(ticket: Ticket, actor: User, body: str) -> None:
-    message = Message(
-        ticket=ticket, author=actor, body=body, visibility=Message.Visibility.EVENT
-    )
-    message._history_user = actor
-    message.save()
-
-
-def _role(name: str) -> list[User]:
-    group = Group.objects.filter(name=name).first()
-    return list(group.user_set.filter(is_active=True)) if group else []

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from accounts import roles
 from helpdesk.emails import queue_email
@@ -82,7 +81,7 @@ def notify_slo_alerts(
     people_cache = people if people is not None else {}
     for role in (roles.SUPPORT_ENGINEER, roles.SUPPORT_MANAGER):
         if role not in people_cache:
-            people_cache[role] = _role(role)
+            people_cache[role] = roles.members(role)
     engineers = people_cache[roles.SUPPORT_ENGINEER]
     managers = people_cache[roles.SUPPORT_MANAGER]
     # Someone in both roles (or an assignee who manages) gets each breach once.
@@ -156,8 +155,3 @@ def _load_tickets_for_digests(groups) -> None:
     )
     for alert in shown:
         alert.clock.ticket = tickets[alert.clock.ticket_id]
-
-
-def _role(name: str) -> list:
-    group = Group.objects.filter(name=name).first()
-    return list(group.user_set.filter(is_active=True)) if group else []

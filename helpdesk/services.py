@@ -326,6 +326,17 @@ def assign_ticket(ticket: Ticket, assignee: User | None, *, actor: User) -> Tick
     return ticket
 
 
+def post_event(ticket: Ticket, actor: User, body: str) -> Message:
+    """Show a change (severity, escalation) in the customer's conversation: public,
+    never a response, never mailed as a reply."""
+    message = Message(
+        ticket=ticket, author=actor, body=body, visibility=Message.Visibility.EVENT
+    )
+    message._history_user = actor
+    message.save()
+    return message
+
+
 def _apply_tam_slo(ticket: Ticket, *, now: datetime, actor: User) -> None:
     """A TAM-routed deployment ticket carries the TAM SLO (4 business hours on the
     TAM's calendar) while the month's hours remain; after that it is best effort."""

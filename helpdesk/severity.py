@@ -14,7 +14,8 @@ from accounts.models import User
 from accounts.rules import may_file_tickets
 from helpdesk import clocks
 from helpdesk.emails import queue_email
-from helpdesk.models import Message, SeverityChange, Ticket
+from helpdesk.models import SeverityChange, Ticket
+from helpdesk.services import post_event
 from policies.models import Severity
 from policies.rules import severity_cap_error
 from policies.slo import due_for
@@ -115,7 +116,7 @@ def request_severity_change(
         decided_at=None if waits else now,
     )
     if waits:
-        _event_message(
+        post_event(
             ticket,
             actor,
             f"Support proposes to lower the severity from {current} to {to_severity}: "
@@ -157,7 +158,7 @@ def decide_downgrade(
     else:
         change.state = SeverityChange.State.REJECTED
         change.save(update_fields=["state", "decided_by", "decided_at"])
-        _event_message(
+        post_event(
             ticket,
             actor,
             f"The customer declined lowering the severity to {change.to_severity}; "
@@ -179,7 +180,7 @@ def _apply(
         actor=actor,
     )
     how = " with your agreement" if agreed else ""
-    _event_message(
+    post_event(
         ticket,
         actor,
         f"Severity {change.get_direction_display().lower()}d from "
@@ -204,15 +205,6 @@ def _check_allowed(ticket: Ticket, actor: User, now: datetime) -> None:
         decision = may_file_tickets(actor, ticket.organization, today=now.date())
         if not decision:
             raise ValidationError(decision.reason)
-
-
-def _event_message(ticket: Ticket, actor: User, body: str) -> Message:
-    message = Message(
-        ticket=ticket, author=actor, body=body, visibility=Message.Visibility.EVENT
-    )
-    message._history_user = actor
-    message.save()
-    return message
 
 
 def _mail_customer(ticket: Ticket, change: SeverityChange, template: str) -> None:

@@ -13,7 +13,6 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
@@ -947,10 +946,7 @@ def set_routing(
 
 def support_managers() -> list[User]:
     """Return the active agents in the Support Manager role."""
-    group = Group.objects.filter(name=roles.SUPPORT_MANAGER).first()
-    if group is None:
-        return []
-    return list(group.user_set.filter(is_active=True, is_staff=True).order_by("email"))
+    return roles.members(roles.SUPPORT_MANAGER)
 
 
 # --- the monthly hours report ---------------------------------------------------------
