@@ -486,7 +486,7 @@ def naive_baseline(now: datetime) -> tuple[float, int, int]:
     from django.test.utils import CaptureQueriesContext
 
     from helpdesk import slo
-    from helpdesk.models import SLOAlert, SLOClock, SLOPause
+    from helpdesk.models import SLOClock, SLOEvent, SLOPause
     from policies.business_time import Schedule
     from policies.models import BusinessCalendar
 
@@ -495,7 +495,7 @@ def naive_baseline(now: datetime) -> tuple[float, int, int]:
     with CaptureQueriesContext(connection) as ctx:
         begin = time.perf_counter()
         alerted: dict[tuple[int, int], set[int]] = defaultdict(set)
-        for clock_id, threshold, version in SLOAlert.objects.values_list(
+        for clock_id, threshold, version in SLOEvent.objects.alerts().values_list(
             "clock_id", "threshold", "due_version"
         ):
             alerted[clock_id, version].add(threshold)
@@ -518,11 +518,15 @@ def naive_baseline(now: datetime) -> tuple[float, int, int]:
             else:
                 calendar = BusinessCalendar.objects.get(pk=calendar_id)
                 schedule = schedules[calendar_id] = calendar.schedule()
-            instants = slo.threshold_instants(
-                schedule, started_at, target, pauses.get(pk, ())
+            reached, _, _ = slo.pending_alerts(
+                schedule,
+                started_at,
+                target,
+                pauses.get(pk, ()),
+                alerted.get((pk, version), ()),
+                now,
             )
-            pct, when = slo.next_alert(instants, alerted.get((pk, version), ()))
-            if pct is not None and when <= now:
+            if reached:
                 due += 1
         elapsed = (time.perf_counter() - begin) * 1000
     return elapsed, len(ctx.captured_queries), due
@@ -557,7 +561,7 @@ def phased_sweep(now: datetime) -> tuple[float, dict[str, float]]:
 
     from django.db.models.query import QuerySet
 
-    from helpdesk import clocks, notifications, slo
+    from helpdesk import bulk, clocks, notifications, slo
 
     spent: dict[str, float] = defaultdict(float)
     depth = [0]
@@ -578,10 +582,10 @@ def phased_sweep(now: datetime) -> tuple[float, dict[str, float]]:
 
     parts = [
         (QuerySet, "_fetch_all", "SELECT due clocks + prefetch (rows -> models)"),
-        (slo, "threshold_instants", "threshold maths (helpdesk.slo)"),
-        (slo, "next_alert", "threshold maths (helpdesk.slo)"),
-        (QuerySet, "bulk_create", "bulk_create alerts + events"),
-        (QuerySet, "bulk_update", "bulk_update clocks (3 fields, CASE WHEN)"),
+        (slo, "pending_alerts", "threshold maths (helpdesk.slo)"),
+        (bulk, "select", "SELECT pauses + earlier alerts of the due clocks"),
+        (bulk, "insert", "INSERT warning and breach events"),
+        (bulk, "update", "UPDATE clocks (next alert, breached_at)"),
         (notifications, "notify_slo_alerts", "notify: digests rendered + outbox"),
     ]
     with contextlib.ExitStack() as stack:
@@ -646,11 +650,10 @@ def reset_due(t75: timedelta, expected: int, now: datetime) -> None:
     from django.db import transaction
     from django.db.models import F
 
-    from helpdesk.models import OutboundEmail, SLOAlert, SLOClock, SLOEvent
+    from helpdesk.models import OutboundEmail, SLOClock, SLOEvent
 
     with transaction.atomic():
-        SLOAlert.objects.all().delete()
-        SLOEvent.objects.filter(kind__in=["warning", "breach"]).delete()
+        SLOEvent.objects.alerts().delete()
         OutboundEmail.objects.filter(key__startswith="slo:").delete()
         SLOClock.objects.filter(next_alert_threshold=90).update(
             next_alert_threshold=75,

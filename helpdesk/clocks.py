@@ -12,19 +12,15 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from helpdesk import slo
-from helpdesk.models import SLOAlert, SLOClock, SLOEvent, SLOPause, Ticket
+from helpdesk import bulk, slo
+from helpdesk.models import SLOClock, SLOEvent, SLOPause, Ticket
 from policies.business_time import Schedule
 from policies.models import BusinessCalendar
 from policies.slo import DueInstants, due_for
-
-if TYPE_CHECKING:
-    from helpdesk.notifications import DueAlert
 
 logger = logging.getLogger(__name__)
 
@@ -324,7 +320,6 @@ _DUE_COLUMNS = (
     "due_version",
     "breached_at",
 )
-_ALERT_COLUMNS = ("clock_id", "threshold", "due_version", "due_at", "created_at")
 _EVENT_COLUMNS = (
     "clock_id",
     "kind",
@@ -333,18 +328,21 @@ _EVENT_COLUMNS = (
     "due_after",
     "due_version",
     "threshold",
-    "target",
-    "target_label",
     "calendar_id_used",
     "note",
-    "actor_id",
-    "recorded_at",
 )
+_STATE_COLUMNS = ("next_alert_at", "next_alert_threshold", "breached_at")
 _WARNING, _BREACH = SLOEvent.Kind.WARNING.value, SLOEvent.Kind.BREACH.value
 
 
+# Due clocks per transaction: each chunk sends one digest per recipient, holds its
+# clocks' row locks for about 50 ms per 1,000 clocks, and is all that a worker
+# killed mid-sweep leaves for the next sweep to redo.
+SWEEP_CHUNK = 10_000
+
+
 def sweep(
-    now: datetime | None = None, *, chunk: int = 2000, max_chunks: int = 100
+    now: datetime | None = None, *, chunk: int = SWEEP_CHUNK, max_chunks: int = 100
 ) -> dict:
     """Record every warning and breach that is due, exactly once per (clock,
     threshold, due version), and queue their notifications.
@@ -352,8 +350,9 @@ def sweep(
     Works in chunks, each its own transaction, so a sweep killed half-way keeps what
     it finished and the next one carries on. Safe from several workers at once: the
     due rows are locked with SKIP LOCKED, so each sweep takes different clocks, and
-    the alerts' unique constraint is the last word. Cost grows with the due clocks
-    (an indexed range query on ``next_alert_at``), never with the open ones.
+    the events' unique constraint on alerts is the last word. Cost grows with the
+    due clocks (an indexed range query on ``next_alert_at``), never with the open
+    ones.
     """
     now = now or timezone.now()
     totals = {"clocks": 0, "alerts": 0, "emails": 0}
@@ -370,13 +369,15 @@ def sweep(
 
 
 def _sweep_chunk(now: datetime, size: int, people: dict, calendars: dict) -> dict:
-    """Lock up to ``size`` due clocks, record their alerts and events, move their
-    next alert, and queue the digests, reading and writing plain rows: building
-    model instances and bulk_create took over half of a 10,000-clock sweep
+    """Lock up to ``size`` due clocks, record their warnings and breaches as
+    events, move their next alert, and queue the digests.
+
+    Plain rows in, set-based statements out (``helpdesk.bulk``): building model
+    instances and bulk_create/bulk_update took over half of a 10,000-clock sweep
     (bench/slo_sweep.py)."""
     from helpdesk import notifications
 
-    due = list(
+    due = bulk.fetch(
         SLOClock.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(
             status=SLOClock.Status.RUNNING,
@@ -390,20 +391,24 @@ def _sweep_chunk(now: datetime, size: int, people: dict, calendars: dict) -> dic
         return {"clocks": 0, "alerts": 0, "emails": 0}
     ids = [row[0] for row in due]
     pauses: dict[int, list] = defaultdict(list)
-    for clock_id, started, ended in _rows_of_clocks(
-        SLOPause, ("clock_id", "started_at", "ended_at"), ids
+    for clock_id, started, ended in bulk.select(
+        SLOPause, ("clock_id", "started_at", "ended_at"), key="clock_id", ids=ids
     ):
         pauses[clock_id].append((started, ended))
     alerted_before: dict[tuple[int, int], set[int]] = defaultdict(set)
-    for clock_id, threshold, version in _rows_of_clocks(
-        SLOAlert, ("clock_id", "threshold", "due_version"), ids
+    for clock_id, threshold, version in bulk.select(
+        SLOEvent,
+        ("clock_id", "threshold", "due_version"),
+        key="clock_id",
+        ids=ids,
+        where="threshold IS NOT NULL",  # SLOEvent.objects.alerts()
     ):
         alerted_before[(clock_id, version)].add(threshold)
     _load_calendars(calendars, {row[3] for row in due})
 
-    recorded_at = timezone.now()  # what auto_now_add would write
     alerts: list[notifications.DueAlert] = []
-    events, states = [], []
+    events: list[tuple] = []  # SLOEvent rows, _EVENT_COLUMNS
+    states: list[tuple] = []  # (clock id, *_STATE_COLUMNS)
     for (
         pk,
         ticket_id,
@@ -419,59 +424,65 @@ def _sweep_chunk(now: datetime, size: int, people: dict, calendars: dict) -> dic
         breached_at,
     ) in due:
         calendar, schedule = calendars[calendar_id]
-        instants = slo.threshold_instants(
-            schedule, started_at, target, pauses.get(pk, ())
+        reached, next_pct, next_at = slo.pending_alerts(
+            schedule,
+            started_at,
+            target,
+            pauses.get(pk, ()),
+            alerted_before.get((pk, due_version), ()),
+            now,
         )
-        alerted = alerted_before[(pk, due_version)]
-        clock = None
-        while True:
-            pct, when = slo.next_alert(instants, alerted)
-            if pct is None or when > now:
-                break  # (pct, when) is the next alert, if any
-            alerted.add(pct)
-            if clock is None:
-                clock = notifications.AlertClock(
-                    id=pk,
-                    ticket_id=ticket_id,
-                    assignee_id=assignee_id,
-                    calendar=calendar,
-                    metric=metric,
-                    target_label=target_label,
-                    is_reclassification_breach=is_reclassification_breach,
+        if reached:
+            clock = notifications.AlertClock(
+                id=pk,
+                ticket_id=ticket_id,
+                assignee_id=assignee_id,
+                calendar=calendar,
+                metric=metric,
+                target_label=target_label,
+                is_reclassification_breach=is_reclassification_breach,
+            )
+            for pct, when in reached:
+                alerts.append(notifications.DueAlert(clock, pct, due_version, due_at))
+                kind, note = _WARNING, ""
+                if pct == 100:
+                    kind, breached_at = _BREACH, when
+                    if is_reclassification_breach:
+                        note = "caused by reclassification"
+                # An alert does not move the due instant: due before = due after.
+                events.append(
+                    (
+                        pk,
+                        kind,
+                        when,
+                        due_at,
+                        due_at,
+                        due_version,
+                        pct,
+                        calendar_id,
+                        note,
+                    )
                 )
-            alert = notifications.DueAlert(clock, pct, due_version, due_at)
-            alerts.append(alert)
-            note = ""
-            if pct == 100:
-                breached_at = when
-                if is_reclassification_breach:
-                    note = "caused by reclassification"
-            events.append((when, note))
-        states.append((pk, when, pct, breached_at))
+        states.append((pk, next_at, next_pct, breached_at))
     # The row locks keep other sweeps off these clocks; the unique constraint
     # would still drop a duplicate rather than record it twice.
-    _record_alerts(alerts, events, recorded_at)
-    _save_alert_state(states)
+    bulk.insert(
+        SLOEvent,
+        _EVENT_COLUMNS,
+        events,
+        constants={
+            # Only start and target_change events carry a target; the sweep is
+            # not a person.
+            "target": None,
+            "target_label": "",
+            "actor_id": None,
+            "recorded_at": timezone.now(),  # what auto_now_add would write
+        },
+        ignore_conflicts=True,
+    )
+    bulk.update(SLOClock, _STATE_COLUMNS, states)
     emails = notifications.notify_slo_alerts(alerts, now=now, people=people)
     return {"clocks": len(due), "alerts": len(alerts), "emails": emails}
-
-
-def _rows_of_clocks(model, columns: tuple[str, ...], ids: list[int]) -> list[tuple]:
-    """Return ``columns`` of the ``model`` rows that belong to the clocks ``ids``.
-
-    On PostgreSQL one array parameter (``= ANY``): an IN list of thousands of
-    literals costs more to bind and parse than the lookup itself.
-    """
-    if connection.vendor != "postgresql":
-        return list(model.objects.filter(clock_id__in=ids).values_list(*columns))
-    qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(map(qn, columns))} FROM {qn(model._meta.db_table)} "
-            "WHERE clock_id = ANY(%s::bigint[])",
-            [ids],
-        )
-        return cursor.fetchall()
 
 
 def _load_calendars(calendars: dict, ids: set[int | None]) -> None:
@@ -487,132 +498,6 @@ def _load_calendars(calendars: dict, ids: set[int | None]) -> None:
         )
         for pk, calendar in found.items():
             calendars[pk] = (calendar, calendar.schedule())
-
-
-def _record_alerts(
-    alerts: list[DueAlert], events: list[tuple], recorded_at: datetime
-) -> None:
-    """Insert an SLOAlert and its SLOEvent for each of ``alerts``; ``events`` holds
-    (at, note) of each, ``recorded_at`` is their creation time.
-
-    On PostgreSQL one INSERT ... SELECT FROM unnest(...) writes both, each value
-    sent once and an event only for an alert actually inserted; elsewhere two
-    executemany. bulk_create built a model instance per row and a parameter per
-    value, a quarter of a 10,000-clock sweep (bench/slo_sweep.py).
-    """
-    if not alerts:
-        return
-    if connection.vendor != "postgresql":
-        _insert_rows(
-            SLOAlert,
-            _ALERT_COLUMNS,
-            [
-                (a.clock.id, a.threshold, a.due_version, a.due_at, recorded_at)
-                for a in alerts
-            ],
-            ignore_conflicts=True,
-        )
-        _insert_rows(
-            SLOEvent,
-            _EVENT_COLUMNS,
-            [
-                _event_row(alert, at, note=note, recorded_at=recorded_at)
-                for alert, (at, note) in zip(alerts, events, strict=True)
-            ],
-        )
-        return
-    at, note = zip(*events, strict=True)
-    qn = connection.ops.quote_name
-    alert_table, event_table = qn(SLOAlert._meta.db_table), qn(SLOEvent._meta.db_table)
-    with connection.cursor() as cursor:
-        # The event columns are _event_row's, as SQL over the alert's values.
-        cursor.execute(
-            "WITH v AS (SELECT * FROM unnest(%(clock)s::bigint[], "
-            "%(threshold)s::smallint[], %(version)s::integer[], "
-            "%(due)s::timestamptz[], %(at)s::timestamptz[], %(calendar)s::integer[], "
-            "%(note)s::varchar[]) AS v(clock_id, threshold, due_version, due_at, at, "
-            "calendar_id, note)), "
-            f"a AS (INSERT INTO {alert_table} (clock_id, threshold, due_version, "
-            "due_at, created_at) SELECT clock_id, threshold, due_version, due_at, "
-            "%(recorded)s FROM v ON CONFLICT DO NOTHING "
-            "RETURNING clock_id, threshold, due_version) "
-            f"INSERT INTO {event_table} (clock_id, kind, at, due_before, due_after, "
-            "due_version, threshold, target, target_label, calendar_id_used, note, "
-            "actor_id, recorded_at) SELECT v.clock_id, CASE WHEN v.threshold = 100 "
-            "THEN %(breach)s ELSE %(warning)s END, v.at, v.due_at, v.due_at, "
-            "v.due_version, v.threshold, NULL, '', v.calendar_id, v.note, NULL, "
-            "%(recorded)s FROM v JOIN a USING (clock_id, threshold, due_version)",
-            {
-                "clock": [a.clock.id for a in alerts],
-                "threshold": [a.threshold for a in alerts],
-                "version": [a.due_version for a in alerts],
-                "due": [a.due_at for a in alerts],
-                "at": list(at),
-                "calendar": [a.clock.calendar_id for a in alerts],
-                "note": list(note),
-                "recorded": recorded_at,
-                "breach": _BREACH,
-                "warning": _WARNING,
-            },
-        )
-
-
-def _insert_rows(
-    model, columns: tuple[str, ...], rows: list[tuple], *, ignore_conflicts=False
-) -> None:
-    """Insert ``rows`` (values in ``columns`` order) into ``model``'s table with
-    one executemany."""
-    qn = connection.ops.quote_name
-    fields = [model._meta.get_field(column) for column in columns]
-    names = ", ".join(qn(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {qn(model._meta.db_table)} ({names}) "
-            f"VALUES ({placeholders}){conflict}",
-            [
-                [
-                    field.get_db_prep_save(value, connection)
-                    for field, value in zip(fields, row, strict=True)
-                ]
-                for row in rows
-            ],
-        )
-
-
-def _save_alert_state(states: list[tuple]) -> None:
-    """Write next_alert_at, next_alert_threshold and breached_at of swept clocks
-    from ``states``: (clock id, next_alert_at, next_alert_threshold, breached_at).
-
-    One UPDATE ... FROM unnest(...) on PostgreSQL, an executemany on SQLite: Django's
-    bulk_update builds a CASE WHEN per row and field, which cost more than half of
-    a 10,000-clock sweep (bench/slo_sweep.py).
-    """
-    if not states:
-        return
-    table = connection.ops.quote_name(SLOClock._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            ids, next_at, threshold, breached = zip(*states, strict=True)
-            cursor.execute(
-                f"UPDATE {table} AS c SET next_alert_at = v.at, "
-                "next_alert_threshold = v.threshold, breached_at = v.breached "
-                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::smallint[], "
-                "%s::timestamptz[]) AS v(id, at, threshold, breached) "
-                "WHERE c.id = v.id",
-                [list(ids), list(next_at), list(threshold), list(breached)],
-            )
-            return
-        adapt = connection.ops.adapt_datetimefield_value
-        cursor.executemany(
-            f"UPDATE {table} SET next_alert_at = %s, next_alert_threshold = %s, "
-            "breached_at = %s WHERE id = %s",
-            [
-                (adapt(next_at), threshold, adapt(breached), pk)
-                for pk, next_at, threshold, breached in states
-            ],
-        )
 
 
 # --- internals -----------------------------------------------------------------------
@@ -659,40 +544,18 @@ def _recompute(
     if bump and clock.due_at != before:
         clock.due_version += 1  # a moved due instant re-arms the thresholds
     if clock.status == SLOClock.Status.RUNNING:
-        instants = slo.threshold_instants(
-            schedule, clock.started_at, clock.target, pauses
+        alerted = set(
+            SLOEvent.objects.alerts()
+            .filter(clock=clock, due_version=clock.due_version)
+            .values_list("threshold", flat=True)
         )
-        alerted = SLOAlert.objects.filter(
-            clock=clock, due_version=clock.due_version
-        ).values_list("threshold", flat=True)
-        clock.next_alert_threshold, clock.next_alert_at = slo.next_alert(
-            instants, alerted
+        _, clock.next_alert_threshold, clock.next_alert_at = slo.pending_alerts(
+            schedule, clock.started_at, clock.target, pauses, alerted
         )
     else:
         clock.next_alert_threshold = clock.next_alert_at = None
     clock.save()
     _event(clock, kind, at, before, clock.due_at, actor=actor, note=note)
-
-
-def _event_row(
-    alert: DueAlert, at: datetime, *, note: str, recorded_at: datetime
-) -> tuple:
-    """Return the SLOEvent row (``_EVENT_COLUMNS``) of a warning or breach."""
-    return (
-        alert.clock.id,
-        _BREACH if alert.threshold == 100 else _WARNING,
-        at,
-        alert.due_at,  # due_before: an alert does not move the due instant
-        alert.due_at,  # due_after
-        alert.due_version,
-        alert.threshold,
-        None,  # target: only start and target_change events carry one
-        "",
-        alert.clock.calendar_id,
-        note,
-        None,  # actor: the sweep, not a person
-        recorded_at,
-    )
 
 
 def _event(

@@ -14,6 +14,7 @@ from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from accounts.models import Organization
+from helpdesk.indexes import BrinOnPostgreSQL
 from policies.models import Severity, SupportPlan
 
 
@@ -330,7 +331,7 @@ class SLOClock(models.Model):
                 condition=Q(status="running", next_alert_at__isnull=False),
                 name="clock_next_alert",
             ),
-            models.Index(fields=["started_at"], name="clock_started"),
+            BrinOnPostgreSQL(fields=["started_at"], name="clock_started"),
         ]
 
     def __str__(self) -> str:
@@ -380,9 +381,21 @@ class SLOPause(models.Model):
         return f"{self.reason} {self.started_at:%Y-%m-%d %H:%M}"
 
 
+class SLOEventQuerySet(models.QuerySet):
+    def alerts(self) -> SLOEventQuerySet:
+        """Warnings and breaches: the events that carry a threshold."""
+        return self.filter(threshold__isnull=False)
+
+
 class SLOEvent(models.Model):
     """The append-only log of a clock: what happened, when, and the due instant before
-    and after."""
+    and after.
+
+    A warning (75, 90) or breach (100) is an event with a threshold, recorded once
+    per (clock, threshold, due version) whatever the number of sweeps or workers: a
+    unique constraint. Other events have no threshold, and NULLs never collide, so
+    the same index serves a clock's whole log.
+    """
 
     class Kind(models.TextChoices):
         START = "start", "Started"
@@ -395,7 +408,10 @@ class SLOEvent(models.Model):
         BREACH = "breach", "Breached"
         BEST_EFFORT = "best_effort", "Best effort"
 
-    clock = models.ForeignKey(SLOClock, on_delete=models.CASCADE, related_name="events")
+    # The (clock, threshold, due_version) unique constraint serves clock lookups.
+    clock = models.ForeignKey(
+        SLOClock, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     at = models.DateTimeField(help_text="When it happened.")
     due_before = models.DateTimeField(null=True, blank=True)
@@ -416,9 +432,22 @@ class SLOEvent(models.Model):
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
+    objects = SLOEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["clock", "at", "pk"]
         verbose_name = "SLO event"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clock", "threshold", "due_version"],
+                name="one_alert_per_version",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["warning", "breach"], threshold__isnull=False)
+                | (~Q(kind__in=["warning", "breach"]) & Q(threshold__isnull=True)),
+                name="alerts_and_only_alerts_have_a_threshold",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
@@ -427,31 +456,6 @@ class SLOEvent(models.Model):
         if self.pk is not None:
             raise ValueError("SLO events are append-only")
         super().save(*args, **kwargs)
-
-
-class SLOAlert(models.Model):
-    """A warning (75, 90) or breach (100) of one due version of a clock: recorded
-    once, whatever the number of sweeps or workers (a unique constraint)."""
-
-    # The (clock, threshold, due_version) unique constraint serves clock lookups.
-    clock = models.ForeignKey(
-        SLOClock, on_delete=models.CASCADE, related_name="alerts", db_index=False
-    )
-    threshold = models.PositiveSmallIntegerField()
-    due_version = models.PositiveIntegerField()
-    due_at = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["clock", "threshold", "due_version"],
-                name="one_alert_per_version",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.clock} {self.threshold}% (v{self.due_version})"
 
 
 class SeverityChange(models.Model):

@@ -47,7 +47,7 @@ class AlertClock:
 
 @dataclass(slots=True, eq=False)
 class DueAlert:
-    """One recorded SLOAlert (a threshold of one due version of a clock)."""
+    """One recorded alert: a threshold (75, 90, 100) of one due version of a clock."""
 
     clock: AlertClock
     threshold: int

@@ -7,9 +7,10 @@ from the event log (``replay``), so both always agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from policies.business_time import Schedule
 
@@ -64,25 +65,43 @@ def counted_between(
     return total
 
 
-def threshold_instants(
-    schedule: Schedule, start: datetime, target: timedelta, pauses: Sequence[Pause]
-) -> dict[int, datetime | None]:
-    """Return the instant each threshold (75, 90, 100 %) is reached."""
-    return {
-        pct: counted_until(schedule, start, target * pct / 100, pauses)
-        for pct in THRESHOLDS
-    }
+@lru_cache(maxsize=256)
+def _threshold_amounts(target: timedelta) -> tuple[tuple[int, timedelta], ...]:
+    # A handful of distinct targets serve every clock: the sweep computes these once.
+    return tuple((pct, target * pct / 100) for pct in THRESHOLDS)
 
 
-def next_alert(
-    instants: dict[int, datetime | None], alerted: Iterable[int]
-) -> tuple[int | None, datetime | None]:
-    """Return the lowest threshold not yet alerted, and when it falls."""
-    done = set(alerted)
-    for pct in THRESHOLDS:
-        if pct not in done and instants.get(pct) is not None:
-            return pct, instants[pct]
-    return None, None
+def pending_alerts(
+    schedule: Schedule,
+    start: datetime,
+    target: timedelta,
+    pauses: Sequence[Pause],
+    alerted: Container[int],
+    now: datetime | None = None,
+) -> tuple[list[tuple[int, datetime]], int | None, datetime | None]:
+    """Walk the thresholds (75, 90, 100 %) not yet ``alerted``, lowest first.
+
+    Return the ones reached by ``now`` as (threshold, instant), then the first one
+    still to come as threshold and instant, or None and None when there is none
+    (all alerted, or an open-ended pause stops the clock first). Without ``now``
+    nothing counts as reached: the last two are the clock's next alert. Only the
+    instants it needs are computed, usually two of the three in a sweep.
+    """
+    reached = []
+    start = _utc(start)
+    for pct, amount in _threshold_amounts(target):
+        if pct in alerted:
+            continue
+        if pauses:
+            when = counted_until(schedule, start, amount, pauses)
+            if when is None:
+                break
+        else:  # most clocks: counted_until without the pause walk
+            when = _utc(schedule.add(start, amount))
+        if now is None or when > now:
+            return reached, pct, when
+        reached.append((pct, when))
+    return reached, None, None
 
 
 @dataclass

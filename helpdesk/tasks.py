@@ -47,8 +47,8 @@ def send_pending_emails(older_than_seconds: int = 30) -> dict:
 
 
 @shared_task(name="helpdesk.sweep_slo_clocks")
-def sweep_slo_clocks(chunk: int = 2000) -> dict:
+def sweep_slo_clocks(chunk: int | None = None) -> dict:
     """Record the SLO warnings and breaches that are due (every minute, by beat)."""
     from helpdesk import clocks
 
-    return clocks.sweep(chunk=chunk)
+    return clocks.sweep(chunk=chunk or clocks.SWEEP_CHUNK)

@@ -9,7 +9,7 @@ import time_machine
 from django.core import mail
 
 from helpdesk import clocks, services, tasks
-from helpdesk.models import OutboundEmail, SLOAlert, SLOClock, SLOEvent, Ticket
+from helpdesk.models import OutboundEmail, SLOClock, SLOEvent, Ticket
 from policies.slo import due_for
 from tests.accounts.factories import AgentFactory
 from tests.helpdesk.factories import administrator, draft
@@ -202,7 +202,9 @@ def test_the_sweep_warns_at_75_and_90_and_breaches_at_100_exactly_once(agent):
 
     response = clock(ticket, "first_response")
     alerts = sorted(
-        SLOAlert.objects.filter(clock=response).values_list("threshold", flat=True)
+        SLOEvent.objects.alerts()
+        .filter(clock=response)
+        .values_list("threshold", flat=True)
     )
     assert alerts == [75, 90, 100]
     assert [e.kind for e in response.events.order_by("at")] == [
@@ -239,9 +241,9 @@ def test_a_moved_due_instant_re_arms_the_thresholds(agent):
     with time_machine.travel(pt(2026, 3, 6, 15, 1), tick=False):
         clocks.sweep()
     versions = sorted(
-        SLOAlert.objects.filter(clock=resolution, threshold=75).values_list(
-            "due_version", flat=True
-        )
+        SLOEvent.objects.alerts()
+        .filter(clock=resolution, threshold=75)
+        .values_list("due_version", flat=True)
     )
     assert versions == [1, 3]
 
@@ -254,7 +256,7 @@ def test_business_time_thresholds_skip_the_closed_weekend():
 
     with time_machine.travel(mt(2026, 3, 6, 16, 59, 30), tick=False):
         clocks.sweep()
-    assert not SLOAlert.objects.exists()
+    assert not SLOEvent.objects.alerts().exists()
     with time_machine.travel(mt(2026, 3, 9, 9, 50), tick=False):
         clocks.sweep()
 

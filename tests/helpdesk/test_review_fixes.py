@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from helpdesk import clocks, services, severity
-from helpdesk.models import SLOAlert, SLOClock
+from helpdesk.models import SLOClock, SLOEvent
 from policies.models import SupportPlan
 from policies.slo import due_for
 from tests.accounts.factories import AgentFactory
@@ -123,7 +123,7 @@ def test_resolving_without_a_reply_stops_the_response_clock(status):
     response = SLOClock.objects.get(ticket=ticket, metric="first_response")
     assert response.status == "met"
     assert response.outcome == "met"
-    assert not SLOAlert.objects.exists()
+    assert not SLOEvent.objects.alerts().exists()
 
 
 def test_a_downgrade_cannot_be_accepted_once_the_ticket_is_resolved():

@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from helpdesk import clocks, tasks
-from helpdesk.models import OutboundEmail, SLOAlert, SLOClock, SLOEvent, Ticket
+from helpdesk.models import OutboundEmail, SLOClock, SLOEvent, Ticket
 from tests.accounts.factories import AgentFactory
 from tests.helpdesk.factories import administrator, file_ticket
 
@@ -84,8 +84,13 @@ def notified() -> tuple[int, int]:
 
 
 def alert_counts() -> tuple[int, int]:
-    unique = SLOAlert.objects.values("clock", "threshold", "due_version").distinct()
-    return SLOAlert.objects.count(), unique.count()
+    unique = (
+        SLOEvent.objects.alerts()
+        .order_by()
+        .values("clock", "threshold", "due_version")
+        .distinct()
+    )
+    return SLOEvent.objects.alerts().count(), unique.count()
 
 
 def test_the_sweep_twice_in_a_row_and_two_sweeps_at_once(celery_app_live):
@@ -151,7 +156,7 @@ def test_a_worker_killed_mid_sweep_then_restarted_loses_and_doubles_nothing(tmp_
     try:
         tasks.sweep_slo_clocks.apply_async(kwargs={"chunk": 20}, ignore_result=True)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and SLOAlert.objects.count() == 0:
+        while time.monotonic() < deadline and SLOEvent.objects.alerts().count() == 0:
             time.sleep(0.05)
         os.killpg(first.pid, signal.SIGKILL)  # mid-sweep, no warm shutdown
         first.wait(timeout=10)

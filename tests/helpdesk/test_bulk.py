@@ -1,0 +1,184 @@
+"""The sweep's set-based statements (helpdesk.bulk) and the event log's constraints:
+the same rows whichever database runs them (SQLite here, PostgreSQL in CI)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from helpdesk import bulk, clocks
+from helpdesk.models import SLOClock, SLOEvent, SLOPause
+from tests.helpdesk.factories import administrator, file_ticket
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def two_clocks() -> list[SLOClock]:
+    """The first-response and resolution clocks of a Janrain Platinum ticket."""
+    admin = administrator("janrain-platinum")
+    severity = admin.organization.support_plan.severities.get(level=1)
+    ticket = file_ticket(admin, severity=severity, customer_contact="Ada, +1 555 0100")
+    clocks_by_metric = {clock.metric: clock for clock in ticket.clocks.all()}
+    return [clocks_by_metric["first_response"], clocks_by_metric["resolution"]]
+
+
+def alert_row(clock: SLOClock, threshold: int, version: int = 1, note: str = ""):
+    kind = "breach" if threshold == 100 else "warning"
+    at = T0 + timedelta(minutes=threshold)
+    return (clock.pk, kind, at, T0, T0, version, threshold, None, note)
+
+
+ALERT_CONSTANTS = {"target": None, "target_label": "", "actor_id": None}
+
+
+def test_insert_writes_rows_and_constants_and_leaves_out_conflicts(two_clocks):
+    response, resolution = two_clocks
+    recorded = T0 + timedelta(hours=1)
+    constants = {**ALERT_CONSTANTS, "recorded_at": recorded}
+    bulk.insert(
+        SLOEvent,
+        clocks._EVENT_COLUMNS,
+        [alert_row(response, 75), alert_row(resolution, 100, note="caused by x")],
+        constants=constants,
+        ignore_conflicts=True,
+    )
+    # The same alert again, with a new one: only the new one is written.
+    bulk.insert(
+        SLOEvent,
+        clocks._EVENT_COLUMNS,
+        [alert_row(response, 75), alert_row(response, 90)],
+        constants=constants,
+        ignore_conflicts=True,
+    )
+
+    rows = list(
+        SLOEvent.objects.alerts()
+        .order_by("clock", "threshold")
+        .values_list("clock", "kind", "threshold", "note", "recorded_at", "actor")
+    )
+    assert rows == [
+        (response.pk, "warning", 75, "", recorded, None),
+        (response.pk, "warning", 90, "", recorded, None),
+        (resolution.pk, "breach", 100, "caused by x", recorded, None),
+    ]
+    event = SLOEvent.objects.get(clock=response, threshold=75)
+    assert event.at == T0 + timedelta(minutes=75)
+    assert event.due_before == event.due_after == T0
+
+
+def test_insert_without_ignore_conflicts_raises_and_writes_nothing(two_clocks):
+    response, _ = two_clocks
+    constants = {**ALERT_CONSTANTS, "recorded_at": T0}
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk.insert(
+            SLOEvent,
+            clocks._EVENT_COLUMNS,
+            [alert_row(response, 75), alert_row(response, 75)],
+            constants=constants,
+        )
+    assert not SLOEvent.objects.alerts().exists()
+
+
+def test_update_sets_columns_by_primary_key_including_nulls(two_clocks):
+    response, resolution = two_clocks
+    later = T0 + timedelta(days=3)
+    bulk.update(
+        SLOClock,
+        ("next_alert_at", "next_alert_threshold", "breached_at"),
+        [(response.pk, None, None, T0), (resolution.pk, later, 90, None)],
+    )
+    response.refresh_from_db()
+    resolution.refresh_from_db()
+    assert (response.next_alert_at, response.next_alert_threshold) == (None, None)
+    assert response.breached_at == T0
+    assert (resolution.next_alert_at, resolution.next_alert_threshold) == (later, 90)
+    assert resolution.breached_at is None
+
+
+def test_select_and_fetch_return_typed_values(two_clocks):
+    response, resolution = two_clocks
+    SLOPause.objects.create(clock=resolution, started_at=T0, reason="waiting")
+    assert bulk.select(
+        SLOPause,
+        ("clock_id", "started_at", "ended_at"),
+        key="clock_id",
+        ids=[response.pk, resolution.pk],
+    ) == [(resolution.pk, T0, None)]
+    assert bulk.select(SLOPause, ("clock_id",), key="clock_id", ids=[]) == []
+    assert (
+        bulk.select(
+            SLOEvent,
+            ("clock_id",),
+            key="clock_id",
+            ids=[response.pk],
+            where="threshold IS NOT NULL",
+        )
+        == []
+    )
+
+    rows = bulk.fetch(
+        SLOClock.objects.filter(pk=resolution.pk).values_list(
+            "pk", "started_at", "target", "metric", "is_reclassification_breach"
+        )
+    )
+    assert rows == [
+        (
+            resolution.pk,
+            resolution.started_at,
+            resolution.target,
+            "resolution",
+            False,
+        )
+    ]
+    assert isinstance(rows[0][2], timedelta)
+
+
+def test_bulk_statements_show_in_the_query_log(two_clocks):
+    response, _ = two_clocks
+    with CaptureQueriesContext(connection) as queries:
+        bulk.update(SLOClock, ("next_alert_threshold",), [(response.pk, 90)])
+    assert any("UPDATE" in query["sql"] for query in queries.captured_queries)
+
+
+def test_an_alert_is_recorded_once_per_threshold_and_due_version(two_clocks):
+    response, _ = two_clocks
+    SLOEvent.objects.create(
+        clock=response, kind="warning", at=T0, due_version=1, threshold=75
+    )
+    SLOEvent.objects.create(  # a later due version is armed again
+        clock=response, kind="warning", at=T0, due_version=2, threshold=75
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SLOEvent.objects.create(
+            clock=response, kind="warning", at=T0, due_version=1, threshold=75
+        )
+    # Other events carry no threshold and repeat freely.
+    for _ in range(2):
+        SLOEvent.objects.create(clock=response, kind="pause", at=T0, due_version=1)
+    assert SLOEvent.objects.filter(clock=response, kind="pause").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "threshold"), [("warning", None), ("breach", None), ("pause", 75)]
+)
+def test_alerts_and_only_alerts_carry_a_threshold(two_clocks, kind, threshold):
+    response, _ = two_clocks
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SLOEvent.objects.create(
+            clock=response, kind=kind, at=T0, due_version=1, threshold=threshold
+        )
+
+
+def test_the_clock_start_index_is_brin_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("BRIN is PostgreSQL's; elsewhere the index is a B-tree")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'clock_started'"
+        )
+        (definition,) = cursor.fetchone()
+    assert "USING brin (started_at)" in definition
