@@ -80,6 +80,7 @@ def start_clocks(ticket: Ticket, due: DueInstants, *, opened_at: datetime) -> No
         clock = SLOClock.objects.create(
             ticket=ticket,
             metric=metric,
+            assignee_id=ticket.assignee_id,
             started_at=opened_at,
             calendar=calendar,
             target=target,
@@ -88,6 +89,13 @@ def start_clocks(ticket: Ticket, due: DueInstants, *, opened_at: datetime) -> No
         )
         _recompute(clock, at=opened_at, kind=SLOEvent.Kind.START, bump=False)
     _sync_ticket(ticket)
+
+
+def follow_assignee(ticket: Ticket) -> None:
+    """Copy the ticket's assignee onto its clocks: the sweep warns whoever it is."""
+    ticket.clocks.exclude(assignee_id=ticket.assignee_id).update(
+        assignee_id=ticket.assignee_id
+    )
 
 
 def record_response(ticket: Ticket, *, at: datetime, actor=None) -> None:
@@ -309,7 +317,7 @@ def apply_policy_changes(plans, *, actor, at: datetime | None = None) -> int:
 _DUE_COLUMNS = (
     "pk",
     "ticket_id",
-    "ticket__assignee_id",
+    "assignee_id",
     "calendar_id",
     "metric",
     "target_label",

@@ -323,6 +323,7 @@ def assign_ticket(ticket: Ticket, assignee: User | None, *, actor: User) -> Tick
     ticket.assignee = assignee
     ticket._history_user = actor
     ticket.save(update_fields=["assignee", "updated_at"])
+    clocks.follow_assignee(ticket)
     return ticket
 
 

@@ -302,3 +302,20 @@ def test_events_are_append_only():
     event.note = "edited"
     with pytest.raises(ValueError, match="append-only"):
         event.save()
+
+
+def test_the_clocks_follow_the_ticket_assignee_and_warn_the_current_one(agent):
+    ticket = file_at(pt(2026, 3, 6, 10), plan="jelastic", level=1)  # 2 h
+    assert set(ticket.clocks.values_list("assignee", flat=True)) == {None}
+    services.assign_ticket(ticket, agent, actor=agent)
+    assert set(ticket.clocks.values_list("assignee", flat=True)) == {agent.pk}
+    other = AgentFactory(role="Support Engineer")
+    services.assign_ticket(ticket, other, actor=agent)
+    assert set(ticket.clocks.values_list("assignee", flat=True)) == {other.pk}
+
+    at(pt(2026, 3, 6, 11, 31), clocks.sweep)  # past 75% of the 2 h response
+
+    assert OutboundEmail.objects.filter(to=other.email).count() == 1
+    assert not OutboundEmail.objects.filter(to=agent.email).exists()
+    services.assign_ticket(ticket, None, actor=agent)
+    assert set(ticket.clocks.values_list("assignee", flat=True)) == {None}

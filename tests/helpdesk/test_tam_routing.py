@@ -52,6 +52,7 @@ def test_a_ticket_sent_to_the_tam_gets_the_tam_slo(customer):
     assert ticket.is_tam_routed
     assert ticket.assignee == contract.tam
     clock = response(ticket)
+    assert clock.assignee == contract.tam  # the sweep warns the TAM
     assert clock.target_label == "4 business hours (TAM SLO)"
     assert clock.calendar.slug == "tam-us-pacific"
     # 2 h on Friday (15:00-17:00), 2 h on Monday from 08:00.
