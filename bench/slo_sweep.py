@@ -6,9 +6,11 @@ SQLite file under var/bench/ and a fresh PostgreSQL database `helpdesk_bench_slo
 loaded with N open Jelastic Level 1 tickets (24x7, 2 h first response), one running
 first-response clock each, of which a fraction is due. Per backend it times the
 indexed find query, a naive baseline that computes every open clock in Python, one
-real sweep (with its statements, a breakdown by part and, on PostgreSQL, a cProfile),
-a second sweep that finds nothing due, and repeats of the sweep after resetting the
-due clocks; then it prints a summary table and pass/fail lines. The databases are
+real sweep (on PostgreSQL right after a CHECKPOINT, the worst case; with its
+statements, a breakdown by part and, on PostgreSQL, a cProfile), a second sweep that
+finds nothing due, and repeats of the sweep after resetting the due clocks (median
+and best); then it prints the server settings that matter, a summary table and
+pass/fail lines. The databases are
 dropped at the end unless --keep. It exits 0 whatever the results: it is a report,
 not a gate.
 
@@ -29,6 +31,7 @@ import platform
 import pstats
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +48,7 @@ BENCH_DB = "helpdesk_bench_slo"
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432"
 SCALING_DUE = 1000  # the small SQLite run keeps this many due clocks
 GOAL_SWEEP_S = 1.0
+WELL_UNDER_S = 0.5  # "well under a second", read as half of it
 NOTHING_DUE_MS = 50.0  # "tiny" for a sweep that finds nothing
 SCALING_MAX_RATIO = 1.5  # "roughly equal" sweep time at 10x the open tickets
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
@@ -108,10 +112,11 @@ def parent(args) -> None:
 
 def summary(runs: dict[str, dict | None], args) -> None:
     done = {name: r for name, r in runs.items() if r}
-    print("\nsummary (times in ms; sweep = first timed sweep, best = best of it and")
+    print("\nsummary (times in ms; sweep = first timed sweep, median and best of")
     print(f"{args.repeats} repeats after resetting the due clocks)")
     header = (
-        f"  {'backend':<9}{'open':>10}{'due':>7}{'sweep':>9}{'best':>8}{'queries':>8}"
+        f"  {'backend':<9}{'open':>10}{'due':>7}{'sweep':>9}{'median':>8}{'best':>8}"
+        f"{'queries':>8}"
         f"{'ms/due':>8}{'find':>7}{'2nd':>7}{'2nd q':>6}{'naive':>9}{'naive/sweep':>12}"
         f"{'naive/find':>11}"
     )
@@ -119,7 +124,8 @@ def summary(runs: dict[str, dict | None], args) -> None:
     for r in done.values():
         print(
             f"  {r['backend']:<9}{r['tickets']:>10,}{r['due']:>7,}"
-            f"{r['sweep_ms']:>9.0f}{r['sweep_best_ms']:>8.0f}{r['sweep_queries']:>8}"
+            f"{r['sweep_ms']:>9.0f}{r['sweep_median_ms']:>8.0f}"
+            f"{r['sweep_best_ms']:>8.0f}{r['sweep_queries']:>8}"
             f"{r['sweep_ms'] / max(r['due'], 1):>8.3f}{r['find_before_ms']:>7.1f}"
             f"{r['second_ms']:>7.1f}{r['second_queries']:>6}{r['baseline_ms']:>9.0f}"
             f"{r['baseline_ms'] / r['sweep_ms']:>11.1f}x"
@@ -160,9 +166,17 @@ def summary(runs: dict[str, dict | None], args) -> None:
             (
                 "PASS" if ok else "FAIL",
                 f"(a) PostgreSQL, {pg['tickets']:,} open tickets: the sweep of "
-                f"{pg['due']:,} due clocks < {GOAL_SWEEP_S:.0f} s ({seconds:.2f} s; "
-                f"best {pg['sweep_best_ms'] / 1000:.2f} s; "
-                f"{pg['sweep_ms'] / pg['due']:.3f} ms per due clock)",
+                f"{pg['due']:,} due clocks < {GOAL_SWEEP_S:.0f} s, first sweep "
+                f"({seconds:.2f} s; {pg['sweep_ms'] / pg['due']:.3f} ms per due clock)",
+            )
+        )
+        median = pg["sweep_median_ms"] / 1000
+        goals.append(
+            (
+                "PASS" if median <= WELL_UNDER_S else "FAIL",
+                f"(a+) ... well under a second: the median of the repeats <= "
+                f"{WELL_UNDER_S} s ({median:.2f} s; best "
+                f"{pg['sweep_best_ms'] / 1000:.2f} s)",
             )
         )
         if not ok:
@@ -647,6 +661,42 @@ def explain_sql(vendor: str, sql: str) -> list[str]:
     return [" " * 2 * (row[1] > 0) + str(row[-1]) for row in rows]
 
 
+def checkpoint(vendor: str) -> bool:
+    """On PostgreSQL, CHECKPOINT before the first timed sweep, so it pays what a
+    sweep right after a checkpoint pays (a full-page image in the WAL for each
+    page's first change): the worst case, and the same on every run. Return
+    whether it happened (it needs a superuser or pg_checkpoint)."""
+    from django.db import DatabaseError, connection
+
+    if vendor != "postgresql":
+        return False
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+    except DatabaseError:
+        return False
+    return True
+
+
+def server_settings() -> str:
+    """The PostgreSQL settings that move the sweep's time most."""
+    from django.db import connection
+
+    names = (
+        "shared_buffers",
+        "wal_compression",
+        "synchronous_commit",
+        "checkpoint_timeout",
+        "max_wal_size",
+    )
+    with connection.cursor() as cursor:
+        shown = []
+        for name in names:
+            cursor.execute(f"SHOW {name}")
+            shown.append(f"{name}={cursor.fetchone()[0]}")
+    return ", ".join(shown)
+
+
 def reset_due(t75: timedelta, expected: int, now: datetime) -> None:
     """Undo a sweep: the due clocks are due again and their alerts, events and
     digests are gone, so the next sweep does exactly the same work."""
@@ -708,6 +758,7 @@ def child(args) -> None:
     plan = explain_find(now)
     baseline_ms, baseline_queries, baseline_due = naive_baseline(now)
 
+    checkpointed = checkpoint(vendor)
     sweep_ms, totals, queries = timed_sweep(now)
     find_after_ms, find_after_rows = time_find(now)
     second_ms, second_totals, second_queries = timed_sweep(now)
@@ -719,14 +770,14 @@ def child(args) -> None:
     sweep_plan = explain_sql(vendor, chunk_select) if chunk_select else []
 
     t75 = ids["target"] * 0.75
-    best_ms = sweep_ms
     repeat_ms = []
     for _ in range(args.repeats):
         reset_due(t75, find_rows, now)
         ms, again, _ = timed_sweep(now)
         assert again == totals, (again, totals)
         repeat_ms.append(ms)
-        best_ms = min(best_ms, ms)
+    best_ms = min([sweep_ms, *repeat_ms])
+    median_ms = statistics.median(repeat_ms) if repeat_ms else sweep_ms
 
     reset_due(t75, find_rows, now)
     phased_ms, phases = phased_sweep(now)
@@ -758,6 +809,14 @@ def child(args) -> None:
         f"{baseline_due:,} due of {args.tickets:,} open clocks "
         f"({baseline_ms * 1000 / args.tickets:.1f} µs per open clock)"
     )
+    if vendor == "postgresql":
+        print(f"{label} server: {server_settings()}")
+    if checkpointed:
+        print(
+            f"{label} the first sweep runs right after a CHECKPOINT (each page's "
+            "first change writes a full-page image to the WAL); the repeats, on "
+            "pages changed since"
+        )
     print(
         f"{label} sweep: {sweep_ms:.0f} ms, {len(queries)} queries, "
         f"{totals['clocks']:,} clocks, {totals['alerts']:,} alerts, "
@@ -802,6 +861,7 @@ def child(args) -> None:
         "baseline_due": baseline_due,
         "sweep_ms": sweep_ms,
         "sweep_best_ms": best_ms,
+        "sweep_median_ms": median_ms,
         "sweep_queries": len(queries),
         "sweep_control_queries": control_count(queries),
         "sweep_clocks": totals["clocks"],
@@ -853,8 +913,8 @@ def main() -> None:
     parser.add_argument(
         "--repeats",
         type=int,
-        default=2,
-        help="timed sweeps after resetting the due clocks (for the best time)",
+        default=3,
+        help="timed sweeps after resetting the due clocks (median and best)",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the bench databases afterwards"

@@ -182,3 +182,12 @@ def test_the_clock_start_index_is_brin_on_postgresql():
         )
         (definition,) = cursor.fetchone()
     assert "USING brin (started_at)" in definition
+
+
+def test_deleting_a_clock_deletes_its_events(two_clocks):
+    """No database foreign key on SLOEvent.clock: Django's CASCADE does it."""
+    response, resolution = two_clocks
+    assert response.events.exists()
+    response.delete()
+    assert not SLOEvent.objects.filter(clock_id=response.pk).exists()
+    assert resolution.events.exists()
