@@ -96,7 +96,9 @@ def pending_alerts(
             when = counted_until(schedule, start, amount, pauses)
             if when is None:
                 break
-        else:  # most clocks: counted_until without the pause walk
+        elif schedule.is_always:  # 24x7 and elapsed-time clocks: absolute time
+            when = start + amount
+        else:  # counted_until without the pause walk
             when = _utc(schedule.add(start, amount))
         if now is None or when > now:
             return reached, pct, when

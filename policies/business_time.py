@@ -222,6 +222,11 @@ class Schedule:
             days.add(day)
         self.holidays: tuple[date, ...] = tuple(sorted(days))
         self._holiday_ordinals = frozenset(d.toordinal() for d in days)
+        # Open every minute of every day: open time is absolute time, so callers
+        # with many instants to compute may add durations directly.
+        self.is_always = not days and all(
+            intervals == ((0, _DAY_MINUTES),) for intervals in self.weekly
+        )
         self._t: _Table | None = None
         self._lock = threading.Lock()
 

@@ -69,6 +69,22 @@ def test_pauses_move_the_thresholds_and_an_open_one_stops_them():
 
 
 @given(
+    start=st.datetimes(
+        min_value=datetime(2026, 1, 1),
+        max_value=datetime(2027, 1, 1),
+        timezones=st.just(ZoneInfo("America/Los_Angeles")),
+    ),
+    target_minutes=st.integers(1, 60 * 24 * 3),
+)
+def test_24x7_clocks_count_absolute_time_across_dst(start, target_minutes):
+    target = timedelta(minutes=target_minutes)
+    _, pct, when = slo.pending_alerts(ALWAYS, start, target, (), {75, 90})
+    assert pct == 100
+    assert when == slo.counted_until(ALWAYS, start, target)
+    assert when - start == target  # aware subtraction: absolute time
+
+
+@given(
     start_minutes=st.integers(0, 60 * 24 * 14),
     target_minutes=st.integers(1, 60 * 40),
     pause=st.none() | st.tuples(st.integers(0, 60 * 24 * 7), st.integers(0, 60 * 48)),

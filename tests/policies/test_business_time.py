@@ -799,3 +799,11 @@ def test_business_days_equal_add_when_days_are_equal(start: datetime, n: int) ->
     assert london.add_business_days(start, n) == london.add(start, n * 9 * H)
     # US clocks change on Sundays, so every 24x5 day in Los Angeles is 24 h long.
     assert la_24x5.add_business_days(start, n) == la_24x5.add(start, n * 24 * H)
+
+
+def test_is_always_only_for_every_minute_of_every_day_without_holidays():
+    every_day = {day: [("00:00", "24:00")] for day in range(7)}
+    assert Schedule.always().is_always
+    assert Schedule("America/Los_Angeles", every_day).is_always
+    assert not Schedule.weekdays("UTC").is_always
+    assert not Schedule("UTC", every_day, holidays=[date(2026, 12, 25)]).is_always
