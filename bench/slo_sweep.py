@@ -607,7 +607,8 @@ def phased_sweep(now: datetime) -> tuple[float, dict[str, float]]:
         return wrapper
 
     parts = [
-        (QuerySet, "_fetch_all", "SELECT due clocks + prefetch (rows -> models)"),
+        (bulk, "fetch", "SELECT ... FOR UPDATE of the due clocks"),
+        (QuerySet, "_fetch_all", "other ORM queries (rows -> models)"),
         (slo, "pending_alerts", "threshold maths (helpdesk.slo)"),
         (bulk, "select", "SELECT pauses + earlier alerts of the due clocks"),
         (bulk, "insert", "INSERT warning and breach events"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import psycopg
 from django.db import connection
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
@@ -35,9 +36,9 @@ def cursor(*, binary_results: bool = False) -> Iterator:
         with connection.cursor() as django_cursor:
             yield django_cursor
         return
-    import psycopg
-
     connection.ensure_connection()
+    # Prepares statements only as the connection is told to (Django: never, unless
+    # OPTIONS sets prepare_threshold), so connection poolers keep working.
     raw = psycopg.Cursor(connection.connection)
     if binary_results:
         raw.format = psycopg.pq.Format.BINARY
@@ -56,10 +57,18 @@ def _columns(model, columns: Sequence[str]) -> list:
     return [model._meta.get_field(column) for column in columns]
 
 
+def _sql_type(field) -> str:
+    """The type to send ``field``'s values as: its column type, but text for
+    varchar(n), which an explicit cast would silently cut to length (storing text
+    into the column checks the length and fails instead)."""
+    db_type = field.db_type(connection)
+    return "text" if db_type.startswith("varchar") else db_type
+
+
 def _arrays(fields, rows: Sequence[tuple]) -> tuple[str, list]:
     """Return ``unnest(...)`` over one binary array parameter per field, and the
     arrays (the columns of ``rows``)."""
-    casts = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
+    casts = ", ".join(f"%b::{_sql_type(field)}[]" for field in fields)
     arrays = [list(column) for column in zip(*rows, strict=True)]
     return f"unnest({casts})", arrays
 
@@ -80,7 +89,8 @@ def select(
     model, columns: Sequence[str], *, key: str, ids: Sequence[int], where: str = ""
 ) -> list[tuple]:
     """Return ``columns`` of the ``model`` rows whose ``key`` is one of ``ids``
-    (and that match the SQL condition ``where``, if any)."""
+    (and that match ``where``, if given: a fixed SQL condition on the model's own
+    columns, written in code, never built from input)."""
     if not ids:
         return []
     qn = connection.ops.quote_name
@@ -88,16 +98,19 @@ def select(
     extra = f" AND ({where})" if where else ""
     table = qn(model._meta.db_table)
     if not _on_postgresql():
-        # Through the ORM, for its type conversions (SQLite returns text).
-        queryset = model.objects.filter(**{f"{key}__in": ids})
+        # Through the ORM, for its type conversions (SQLite returns text); no
+        # ordering, which could join other tables.
+        queryset = model.objects.filter(**{f"{key}__in": ids}).order_by()
         if where:
             queryset = queryset.filter(RawSQL(where, [], output_field=BooleanField()))
         return list(queryset.values_list(*columns))
+    key_column = qn(model._meta.get_field(key).column)
     with cursor() as db:
         # One array parameter: an IN list of thousands of literals costs more to
         # bind and parse than the lookup itself.
         db.execute(
-            f"SELECT {names} FROM {table} WHERE {qn(key)} = ANY(%b::bigint[]){extra}",
+            f"SELECT {names} FROM {table} WHERE {key_column} = ANY(%b::bigint[])"
+            f"{extra}",
             [list(ids)],
         )
         return db.fetchall()
@@ -126,7 +139,7 @@ def insert(
     with cursor() as db:
         if _on_postgresql():
             source, arrays = _arrays(fields, rows)
-            scalars = "".join(f", %b::{field.db_type(connection)}" for field in fixed)
+            scalars = "".join(f", %b::{_sql_type(field)}" for field in fixed)
             db.execute(
                 f"INSERT INTO {table} ({names}) SELECT *{scalars} FROM {source}"
                 f"{conflict}",

@@ -4,7 +4,7 @@
 Every transition appends an SLOEvent and recomputes the due instant from the
 ticket's opening, the current target and the pauses (``helpdesk.slo``), so replaying
 the events gives the same answer. Callers are ``helpdesk.services`` (filing, replies,
-status changes, severity changes), the admin and the sweep task.
+status changes, severity changes, assignment), the admin and the sweep task.
 """
 
 from __future__ import annotations
@@ -92,7 +92,10 @@ def start_clocks(ticket: Ticket, due: DueInstants, *, opened_at: datetime) -> No
 
 
 def follow_assignee(ticket: Ticket) -> None:
-    """Copy the ticket's assignee onto its clocks: the sweep warns whoever it is."""
+    """Copy the ticket's assignee onto its clocks: the sweep warns whoever it is.
+
+    Waits for a sweep that holds one of the clocks (under a second for a chunk of
+    10,000), so the next sweep warns the new assignee."""
     ticket.clocks.exclude(assignee_id=ticket.assignee_id).update(
         assignee_id=ticket.assignee_id
     )

@@ -267,8 +267,9 @@ class SLOClock(models.Model):
 
     The due instant is derived, never edited: ``started_at`` plus ``target`` of open
     time on ``calendar`` (absolute time when there is none), skipping the pauses.
-    ``helpdesk.clocks`` is the only writer; every change appends an SLOEvent, so the
-    clock can be rebuilt from its events.
+    ``helpdesk.clocks`` is the only writer; every transition appends an SLOEvent, so
+    the clock can be rebuilt from its events (``assignee`` is a copy of the ticket's,
+    not part of the clock's timing, and moves without one).
     """
 
     class Metric(models.TextChoices):

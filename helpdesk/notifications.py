@@ -137,8 +137,8 @@ def _without_repeats(users: list) -> list:
 
 
 def _assignees(alerts: list[DueAlert]) -> dict:
-    """Return the assignees of the alerts' tickets by id, in one query (none when
-    no ticket is assigned)."""
+    """Return the assignees of the alerts' tickets (the clocks' copies of them) by
+    id, in one query (none when no ticket is assigned)."""
     ids = {a.clock.assignee_id for a in alerts} - {None}
     return get_user_model().objects.in_bulk(ids) if ids else {}
 

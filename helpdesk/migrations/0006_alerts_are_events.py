@@ -25,12 +25,41 @@ def drop_repeated_alert_events(apps, schema_editor):
     SLOEvent.objects.filter(pk__in=repeated).delete()
 
 
+def refill_alerts(apps, schema_editor):
+    """Going back: an SLOAlert row for each warning and breach event, so the old code
+    does not alert again what was alerted."""
+    SLOAlert = apps.get_model("helpdesk", "SLOAlert")
+    SLOEvent = apps.get_model("helpdesk", "SLOEvent")
+    SLOAlert.objects.bulk_create(
+        [
+            SLOAlert(
+                clock_id=clock_id,
+                threshold=threshold,
+                due_version=version,
+                due_at=due_at,
+                created_at=recorded_at,
+            )
+            for clock_id, threshold, version, due_at, recorded_at in (
+                SLOEvent.objects.filter(threshold__isnull=False)
+                .values_list(
+                    "clock_id", "threshold", "due_version", "due_after", "recorded_at"
+                )
+                .iterator()
+            )
+        ],
+        batch_size=5000,
+        ignore_conflicts=True,
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("helpdesk", "0005_fewer_clock_indexes"),
     ]
 
     operations = [
+        # Backwards, this runs last: after SLOAlert is back.
+        migrations.RunPython(migrations.RunPython.noop, refill_alerts),
         migrations.DeleteModel(name="SLOAlert"),
         migrations.RunPython(drop_repeated_alert_events, migrations.RunPython.noop),
         migrations.AlterField(

@@ -4,7 +4,7 @@ the same rows whichever database runs them (SQLite here, PostgreSQL in CI)."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from helpdesk import bulk, clocks
@@ -191,3 +191,33 @@ def test_deleting_a_clock_deletes_its_events(two_clocks):
     response.delete()
     assert not SLOEvent.objects.filter(clock_id=response.pk).exists()
     assert resolution.events.exists()
+
+
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's binding and lengths"
+)
+
+
+@needs_postgresql
+def test_a_value_too_long_for_its_column_fails_rather_than_being_cut(two_clocks):
+    response, _ = two_clocks
+    too_long = "x" * 201  # SLOEvent.note is varchar(200)
+    with pytest.raises(DataError), transaction.atomic():
+        bulk.insert(
+            SLOEvent,
+            clocks._EVENT_COLUMNS,
+            [alert_row(response, 75, note=too_long)],
+            constants={**ALERT_CONSTANTS, "recorded_at": T0},
+        )
+
+
+@needs_postgresql
+def test_bulk_statements_are_never_prepared(two_clocks):
+    """As Django's own cursors: a pooler in transaction mode (PgBouncer) cannot
+    keep prepared statements."""
+    response, _ = two_clocks
+    for threshold in range(1, 8):  # psycopg would prepare from the fifth run
+        bulk.update(SLOClock, ("next_alert_threshold",), [(response.pk, threshold)])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 0
