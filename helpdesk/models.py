@@ -305,7 +305,7 @@ class SLOClock(models.Model):
     target_label = models.CharField(max_length=80)
     # A copy of ticket.assignee, kept by helpdesk.clocks (at filing and on every
     # assignment), so the sweep finds who to warn without reading 10,000 ticket rows
-    # (a third of a 10,000-clock sweep; bench/slo_sweep.py).
+    # (the join cost 100-165 ms of a 10,000-clock sweep; bench/slo_sweep.py).
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
