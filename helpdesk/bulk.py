@@ -123,12 +123,14 @@ def insert(
     *,
     constants: dict[str, object] | None = None,
     ignore_conflicts: bool = False,
-) -> None:
+    returning: Sequence[str] = (),
+) -> list[tuple]:
     """Insert ``rows`` into ``model``'s table, with ``constants`` (column: value)
     the same in every row; with ``ignore_conflicts`` a row that would break a
-    unique constraint is left out, not an error."""
+    unique constraint is left out, not an error. Return the ``returning`` columns
+    of the rows actually inserted (none asked: an empty list)."""
     if not rows:
-        return
+        return []
     constants = constants or {}
     qn = connection.ops.quote_name
     fields = _columns(model, columns)
@@ -136,21 +138,31 @@ def insert(
     names = ", ".join(qn(field.column) for field in [*fields, *fixed])
     table = qn(model._meta.db_table)
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    back = ", ".join(qn(field.column) for field in _columns(model, returning))
+    back = f" RETURNING {back}" if back else ""
     with cursor() as db:
         if _on_postgresql():
             source, arrays = _arrays(fields, rows)
             scalars = "".join(f", %b::{_sql_type(field)}" for field in fixed)
             db.execute(
                 f"INSERT INTO {table} ({names}) SELECT *{scalars} FROM {source}"
-                f"{conflict}",
+                f"{conflict}{back}",
                 [*constants.values(), *arrays],  # in the order of the placeholders
             )
-            return
+            return db.fetchall() if back else []
         placeholders = ", ".join(["%s"] * (len(fields) + len(fixed)))
-        db.executemany(
-            f"INSERT INTO {table} ({names}) VALUES ({placeholders}){conflict}",
-            [_prepared([*fields, *fixed], (*row, *constants.values())) for row in rows],
-        )
+        sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders}){conflict}"
+        values = [
+            _prepared([*fields, *fixed], (*row, *constants.values())) for row in rows
+        ]
+        if not back:
+            db.executemany(sql, values)
+            return []
+        inserted = []  # executemany returns no rows: one statement each
+        for row in values:
+            db.execute(sql + back, row)
+            inserted += db.fetchall()
+        return inserted
 
 
 def update(model, columns: Sequence[str], rows: Sequence[tuple]) -> None:

@@ -475,9 +475,9 @@ def _sweep_chunk(now: datetime, size: int, people: dict, calendars: dict) -> dic
                     )
                 )
         states.append((pk, next_at, next_pct, breached_at))
-    # The row locks keep other sweeps off these clocks; the unique constraint
-    # would still drop a duplicate rather than record it twice.
-    bulk.insert(
+    # The row locks keep other sweeps off these clocks; should an alert be recorded
+    # already all the same, the unique constraint drops it and so does the digest.
+    inserted = bulk.insert(
         SLOEvent,
         _EVENT_COLUMNS,
         events,
@@ -490,8 +490,14 @@ def _sweep_chunk(now: datetime, size: int, people: dict, calendars: dict) -> dic
             "recorded_at": timezone.now(),  # what auto_now_add would write
         },
         ignore_conflicts=True,
+        returning=("clock_id", "threshold", "due_version"),
     )
     bulk.update(SLOClock, _STATE_COLUMNS, states)
+    if len(inserted) < len(alerts):
+        recorded = set(inserted)
+        alerts = [
+            a for a in alerts if (a.clock.id, a.threshold, a.due_version) in recorded
+        ]
     emails = notifications.notify_slo_alerts(alerts, now=now, people=people)
     return {"clocks": len(due), "alerts": len(alerts), "emails": emails}
 

@@ -70,6 +70,31 @@ def test_insert_writes_rows_and_constants_and_leaves_out_conflicts(two_clocks):
     assert event.due_before == event.due_after == T0
 
 
+def test_insert_returns_what_it_inserted_and_not_what_it_left_out(two_clocks):
+    response, resolution = two_clocks
+    constants = {**ALERT_CONSTANTS, "recorded_at": T0}
+    columns = ("clock_id", "threshold", "due_version")
+    first = bulk.insert(
+        SLOEvent,
+        clocks._EVENT_COLUMNS,
+        [alert_row(response, 75)],
+        constants=constants,
+        ignore_conflicts=True,
+        returning=columns,
+    )
+    again = bulk.insert(
+        SLOEvent,
+        clocks._EVENT_COLUMNS,
+        [alert_row(response, 75), alert_row(resolution, 90)],
+        constants=constants,
+        ignore_conflicts=True,
+        returning=columns,
+    )
+    assert first == [(response.pk, 75, 1)]
+    assert again == [(resolution.pk, 90, 1)]
+    assert bulk.insert(SLOEvent, clocks._EVENT_COLUMNS, [], returning=columns) == []
+
+
 def test_insert_without_ignore_conflicts_raises_and_writes_nothing(two_clocks):
     response, _ = two_clocks
     constants = {**ALERT_CONSTANTS, "recorded_at": T0}

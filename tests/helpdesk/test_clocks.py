@@ -319,3 +319,37 @@ def test_the_clocks_follow_the_ticket_assignee_and_warn_the_current_one(agent):
     assert not OutboundEmail.objects.filter(to=agent.email).exists()
     services.assign_ticket(ticket, None, actor=agent)
     assert set(ticket.clocks.values_list("assignee", flat=True)) == {None}
+
+
+def test_an_alert_recorded_behind_the_sweeps_back_is_neither_doubled_nor_mailed(
+    agent, monkeypatch
+):
+    """The row locks make it impossible on PostgreSQL; should an alert be recorded
+    between the sweep's read and its insert all the same, the unique constraint
+    drops the copy and the digest leaves it out."""
+    ticket = file_at(pt(2026, 3, 6, 10), plan="jelastic", level=1)  # 2 h response
+    services.assign_ticket(ticket, agent, actor=agent)
+    response = clock(ticket, "first_response")
+    SLOEvent.objects.create(  # the 75% warning, recorded by "someone else"
+        clock=response,
+        kind="warning",
+        at=pt(2026, 3, 6, 11, 30),
+        due_version=response.due_version,
+        threshold=75,
+    )
+    real_select = clocks.bulk.select
+
+    def stale_select(model, columns, **kwargs):
+        if model is SLOEvent:
+            return []  # the sweep does not see it
+        return real_select(model, columns, **kwargs)
+
+    monkeypatch.setattr(clocks.bulk, "select", stale_select)
+
+    done = at(pt(2026, 3, 6, 11, 31), clocks.sweep)
+
+    assert done == {"clocks": 1, "alerts": 0, "emails": 0}
+    assert SLOEvent.objects.alerts().filter(clock=response).count() == 1
+    assert not OutboundEmail.objects.filter(to=agent.email).exists()
+    response.refresh_from_db()
+    assert response.next_alert_threshold == 90  # and the clock moves on
