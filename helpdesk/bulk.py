@@ -150,17 +150,27 @@ def insert(
                 [*constants.values(), *arrays],  # in the order of the placeholders
             )
             return db.fetchall() if back else []
-        placeholders = ", ".join(["%s"] * (len(fields) + len(fixed)))
-        sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders}){conflict}"
+        width = len(fields) + len(fixed)
+        one_row = f"({', '.join(['%s'] * width)})"
         values = [
             _prepared([*fields, *fixed], (*row, *constants.values())) for row in rows
         ]
         if not back:
-            db.executemany(sql, values)
+            db.executemany(
+                f"INSERT INTO {table} ({names}) VALUES {one_row}{conflict}", values
+            )
             return []
-        inserted = []  # executemany returns no rows: one statement each
-        for row in values:
-            db.execute(sql + back, row)
+        # executemany returns no rows: multi-row INSERTs, as many rows each as the
+        # parameter limit allows.
+        per_statement = max(1, connection.features.max_query_params // width)
+        inserted = []
+        for start in range(0, len(values), per_statement):
+            batch = values[start : start + per_statement]
+            db.execute(
+                f"INSERT INTO {table} ({names}) VALUES "
+                f"{', '.join([one_row] * len(batch))}{conflict}{back}",
+                [value for row in batch for value in row],
+            )
             inserted += db.fetchall()
         return inserted
 

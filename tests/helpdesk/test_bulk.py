@@ -95,6 +95,20 @@ def test_insert_returns_what_it_inserted_and_not_what_it_left_out(two_clocks):
     assert bulk.insert(SLOEvent, clocks._EVENT_COLUMNS, [], returning=columns) == []
 
 
+def test_insert_returning_spans_statements_on_parameter_limits(two_clocks):
+    """More rows than one SQLite statement takes (999 parameters): all returned."""
+    response, _ = two_clocks
+    rows = [alert_row(response, 75, version=v) for v in range(1, 301)]
+    kwargs = {
+        "constants": {**ALERT_CONSTANTS, "recorded_at": T0},
+        "ignore_conflicts": True,
+        "returning": ("due_version",),
+    }
+    inserted = bulk.insert(SLOEvent, clocks._EVENT_COLUMNS, rows, **kwargs)
+    assert sorted(v for (v,) in inserted) == list(range(1, 301))
+    assert bulk.insert(SLOEvent, clocks._EVENT_COLUMNS, rows, **kwargs) == []
+
+
 def test_insert_without_ignore_conflicts_raises_and_writes_nothing(two_clocks):
     response, _ = two_clocks
     constants = {**ALERT_CONSTANTS, "recorded_at": T0}
