@@ -15,6 +15,7 @@ from django.db import connection, connections
 
 from tam import routing, services
 from tam.models import TimeEntry
+from tam.services import hours
 from tests.tam.factories import contract
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,13 +30,16 @@ def postgres():
 def test_concurrent_entries_queue_on_the_bucket_lock(postgres, monkeypatch):
     signed = contract(hours_per_month=10)
     real_used = routing.used_minutes
+    slowed = []
 
     def slow_used(bucket):
+        slowed.append(bucket.pk)
         total = real_used(bucket)
         time.sleep(0.3)  # the window in which an unlocked writer would slip in
         return total
 
-    monkeypatch.setattr(services, "used_minutes", slow_used)
+    # record_time_entry looks used_minutes up in the globals of tam.services.hours.
+    monkeypatch.setattr(hours, "used_minutes", slow_used)
     start = threading.Barrier(2)
     errors = []
 
@@ -64,6 +68,7 @@ def test_concurrent_entries_queue_on_the_bucket_lock(postgres, monkeypatch):
         thread.join(timeout=30)
 
     assert errors == []
+    assert len(slowed) == 2  # both writers went through the slowed-down read
     best_effort = sorted(
         TimeEntry.objects.values_list("best_effort_minutes", flat=True)
     )

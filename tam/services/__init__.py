@@ -1,0 +1,80 @@
+"""Every write to TAM contracts goes through here: admin, views, tasks and commands.
+
+Each service runs in one transaction, checks the rules of ``tam.rules`` first (so a
+refusal names its rule and changes nothing) and records who acted in the history.
+The read-only hooks of the ticket core live in ``tam.routing`` and are re-exported.
+
+Import from ``tam.services``; the rules are grouped by subject:
+
+- ``contracts``: the signed contract (``ContractDraft``, ``validate_contract``,
+  ``create_contract``, ``earliest_start``) and the term's ``unused_minutes``.
+- ``renewal``: activation, automatic renewal, the grace period and written notices
+  (``renew_due_contracts``, ``record_notice``).
+- ``hours``: time entries against the monthly buckets (``validate_time_entry``,
+  ``record_time_entry``).
+- ``meetings``: planned and requested meetings (``generate_meetings``,
+  ``validate_meeting_request``, ``request_meeting``, ``cancel_meeting``).
+- ``changes``: changing who works a contract and whether it renews
+  (``validate_contract_change``, ``change_contract``).
+- ``routing``: the routing preference (``set_routing``) and ``support_managers``.
+- ``monthly_report``: the monthly hours report (``send_monthly_hours_report``,
+  ``previous_month``).
+- ``_common``: private helpers shared by the modules above.
+"""
+
+from tam.models import IN_SCOPE
+from tam.routing import (
+    hours_remain,
+    should_route_to_tam,
+    tam_due_for,
+    tam_for,
+    tam_schedule,
+)
+from tam.services.changes import change_contract, validate_contract_change
+from tam.services.contracts import (
+    ContractDraft,
+    create_contract,
+    earliest_start,
+    unused_minutes,
+    validate_contract,
+)
+from tam.services.hours import record_time_entry, validate_time_entry
+from tam.services.meetings import (
+    cancel_meeting,
+    earliest_meeting_day,
+    generate_meetings,
+    request_meeting,
+    validate_meeting_request,
+)
+from tam.services.monthly_report import previous_month, send_monthly_hours_report
+from tam.services.renewal import record_notice, renew_due_contracts
+from tam.services.routing import set_routing, support_managers
+
+__all__ = [
+    "IN_SCOPE",
+    "ContractDraft",
+    "cancel_meeting",
+    "change_contract",
+    "create_contract",
+    "earliest_meeting_day",
+    "earliest_start",
+    "generate_meetings",
+    "hours_remain",
+    "previous_month",
+    "record_notice",
+    "record_time_entry",
+    "renew_due_contracts",
+    "request_meeting",
+    "send_monthly_hours_report",
+    "set_routing",
+    "should_route_to_tam",
+    "support_managers",
+    "tam_due_for",
+    "tam_for",
+    "tam_schedule",
+    "unused_minutes",
+    "validate_contract",
+    "validate_contract_change",
+    "validate_meeting_request",
+    "validate_time_entry",
+]
