@@ -212,6 +212,17 @@ def test_alerts_and_only_alerts_carry_a_threshold(two_clocks, kind, threshold):
         )
 
 
+def test_clock_pages_keep_room_for_new_row_versions_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL storage parameter")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reloptions FROM pg_class WHERE relname = 'helpdesk_sloclock'"
+        )
+        (options,) = cursor.fetchone()
+    assert "fillfactor=85" in options
+
+
 def test_the_clock_start_index_is_brin_on_postgresql():
     if connection.vendor != "postgresql":
         pytest.skip("BRIN is PostgreSQL's; elsewhere the index is a B-tree")
