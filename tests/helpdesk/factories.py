@@ -1,12 +1,15 @@
 """Tickets are made the way users make them: through helpdesk.services."""
 
+from datetime import timedelta
+
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from helpdesk import services
-from helpdesk.models import Ticket
+from helpdesk.models import SLOClock, Ticket
 from policies.loader import load_policy_packs
 from policies.models import SupportPlan
-from tests.accounts.factories import SupportAdministratorFactory
+from tests.accounts.factories import AgentFactory, SupportAdministratorFactory
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
@@ -54,4 +57,45 @@ def file_ticket(admin=None, **overrides) -> Ticket:
         draft(**overrides),
         requester=admin.user,
         filed_by=admin.user,
+    )
+
+
+def many_due_clocks(count: int) -> None:
+    """``count`` open Jelastic Level 1 tickets whose 2 h response target passed."""
+    admin = administrator("jelastic")
+    AgentFactory(role="Support Engineer")
+    level_1 = admin.organization.support_plan.severities.get(level=1)
+    template = file_ticket(admin, severity=level_1, customer_contact="Ada")
+    clock = SLOClock.objects.get(ticket=template)
+    opened = timezone.now() - timedelta(hours=3)
+    tickets = Ticket.objects.bulk_create(
+        [
+            Ticket(
+                reference=f"HD-9{i:05d}",
+                organization=template.organization,
+                requester=template.requester,
+                filed_by=template.filed_by,
+                plan=template.plan,
+                severity=level_1,
+                summary=f"Outage {i}",
+                description="down",
+                environment="production",
+            )
+            for i in range(count)
+        ]
+    )
+    SLOClock.objects.bulk_create(
+        [
+            SLOClock(
+                ticket=ticket,
+                metric=clock.metric,
+                started_at=opened,
+                target=clock.target,
+                target_label=clock.target_label,
+                due_at=opened + clock.target,
+                next_alert_at=opened + clock.target * 0.75,
+                next_alert_threshold=75,
+            )
+            for ticket in tickets
+        ]
     )

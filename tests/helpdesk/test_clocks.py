@@ -12,7 +12,7 @@ from helpdesk import clocks, services, tasks
 from helpdesk.models import OutboundEmail, SLOClock, SLOEvent, Ticket
 from policies.slo import due_for
 from tests.accounts.factories import AgentFactory
-from tests.helpdesk.factories import administrator, draft
+from tests.helpdesk.factories import administrator, draft, many_due_clocks
 
 pytestmark = pytest.mark.django_db
 
@@ -353,3 +353,15 @@ def test_an_alert_recorded_behind_the_sweeps_back_is_neither_doubled_nor_mailed(
     assert not OutboundEmail.objects.filter(to=agent.email).exists()
     response.refresh_from_db()
     assert response.next_alert_threshold == 90  # and the clock moves on
+
+
+def test_a_sweep_of_thousands_of_clocks_sends_each_recipient_one_digest():
+    many_due_clocks(2500)  # 2 h targets opened 3 h ago: 75, 90 and 100 % passed
+
+    done = clocks.sweep()
+
+    assert done == {"clocks": 2500, "alerts": 7500, "emails": 1}
+    (body,) = OutboundEmail.objects.filter(key__startswith="slo:").values_list(
+        "body_text", flat=True
+    )
+    assert "7500 SLO alerts (2500 breaches)" in body

@@ -7,18 +7,15 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.db import connection
-from django.utils import timezone
 
 from helpdesk import clocks, tasks
-from helpdesk.models import OutboundEmail, SLOClock, SLOEvent, Ticket
-from tests.accounts.factories import AgentFactory
-from tests.helpdesk.factories import administrator, file_ticket
+from helpdesk.models import OutboundEmail, SLOClock, SLOEvent
+from tests.helpdesk.factories import many_due_clocks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,47 +26,6 @@ pytestmark = [
         connection.vendor != "postgresql", reason="needs PostgreSQL row locks"
     ),
 ]
-
-
-def many_due_clocks(count: int) -> None:
-    """``count`` open Jelastic Level 1 tickets whose 2 h response target passed."""
-    admin = administrator("jelastic")
-    AgentFactory(role="Support Engineer")
-    level_1 = admin.organization.support_plan.severities.get(level=1)
-    template = file_ticket(admin, severity=level_1, customer_contact="Ada")
-    clock = SLOClock.objects.get(ticket=template)
-    opened = timezone.now() - timedelta(hours=3)
-    tickets = Ticket.objects.bulk_create(
-        [
-            Ticket(
-                reference=f"HD-9{i:05d}",
-                organization=template.organization,
-                requester=template.requester,
-                filed_by=template.filed_by,
-                plan=template.plan,
-                severity=level_1,
-                summary=f"Outage {i}",
-                description="down",
-                environment="production",
-            )
-            for i in range(count)
-        ]
-    )
-    SLOClock.objects.bulk_create(
-        [
-            SLOClock(
-                ticket=ticket,
-                metric=clock.metric,
-                started_at=opened,
-                target=clock.target,
-                target_label=clock.target_label,
-                due_at=opened + clock.target,
-                next_alert_at=opened + clock.target * 0.75,
-                next_alert_threshold=75,
-            )
-            for ticket in tickets
-        ]
-    )
 
 
 def notified() -> tuple[int, int]:
