@@ -47,8 +47,7 @@ def refill_alerts(apps, schema_editor):
                 .iterator()
             )
         ],
-        batch_size=5000,
-        ignore_conflicts=True,
+        batch_size=5000,  # the events' unique constraint: no duplicates to skip
     )
 
 
