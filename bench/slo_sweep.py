@@ -4,20 +4,22 @@ Run from the repository root: `.venv/bin/python bench/slo_sweep.py`. Each backen
 in a subprocess of this script (Django allows one database per process): a fresh
 SQLite file under var/bench/ and a fresh PostgreSQL database `helpdesk_bench_slo`,
 loaded with N open Jelastic Level 1 tickets (24x7, 2 h first response), one running
-first-response clock each, of which a fraction is due. Per backend it times the
-indexed find query, a naive baseline that computes every open clock in Python, one
-real sweep (with its statements, a breakdown by part and, on PostgreSQL, a
-cProfile), a second sweep that finds nothing due, and repeats of the sweep after
-resetting the due clocks (median and best); then it prints the server settings that
-matter, a summary table and pass/fail lines.
+first-response clock each with its start event, of which a fraction is due: their
+75% instant passed since the last sweep. Per backend it times the indexed find
+query, a naive baseline that computes every open clock in Python, one real sweep
+(with its statements, a breakdown by part and, on PostgreSQL, a cProfile), a second
+sweep that finds nothing due, and repeats of the sweep after undoing it (median and
+best); then it prints the server settings that matter, a summary table and
+pass/fail lines.
 
 On PostgreSQL the first sweep runs right after a CHECKPOINT. That is the common case
 in production rather than a contrived worst one: a clock falls due long after it was
-last changed, so its pages have not been written since the last checkpoint (every 5
-minutes by default) and each page's first change writes a full-page image to the
-WAL. The repeats run on pages that the reset has just changed, so they show the cost
-without those images. The due clocks are spread one per page, the most pages that
-many clocks can touch; a last sweep measures the same number in consecutive rows.
+last changed, so the pages its alert changes (the event index's leaf for that clock
+above all) have not been written since the last checkpoint (every 5 minutes by
+default), and each page's first change writes a full-page image to the WAL. The
+repeats run on pages that the undo has just changed, so they show the cost without
+those images. The due clocks are spread one per page, the most pages that many
+clocks can touch; a last sweep measures the same number in consecutive rows.
 
 The databases are dropped at the end unless --keep. It exits 0 whatever the
 results: it is a report, not a gate.
@@ -120,7 +122,7 @@ def parent(args) -> None:
 def summary(runs: dict[str, dict | None], args) -> None:
     done = {name: r for name, r in runs.items() if r}
     print("\nsummary (times in ms; sweep = first timed sweep, median and best of")
-    print(f"{args.repeats} repeats after resetting the due clocks)")
+    print(f"{args.repeats} repeats after undoing the sweep)")
     header = (
         f"  {'backend':<9}{'open':>10}{'due':>7}{'sweep':>9}{'median':>8}{'best':>8}"
         f"{'clust.':>8}{'queries':>8}"
@@ -183,7 +185,7 @@ def summary(runs: dict[str, dict | None], args) -> None:
         goals.append(
             (
                 "NOTE",
-                f"    the repeats, on clock pages changed since the checkpoint: median "
+                f"    the repeats, on pages changed since the checkpoint: median "
                 f"{pg['sweep_median_ms'] / 1000:.2f} s, best "
                 f"{pg['sweep_best_ms'] / 1000:.2f} s",
             )
@@ -345,11 +347,11 @@ def setup_policy_and_people():
 
 def load_clocks(vendor: str, tickets: int, due: int, now: datetime, ids: dict):
     """Insert ``tickets`` open tickets and their running first-response clocks in
-    two INSERT ... SELECT statements; every stride-th of the first ``due`` strides
-    is due now."""
+    three INSERT ... SELECT statements (with a start event each); every stride-th of
+    the first ``due`` strides is due now."""
     from django.db import connection, transaction
 
-    from helpdesk.models import SLOClock, Ticket
+    from helpdesk.models import SLOClock, SLOEvent, Ticket
 
     target: timedelta = ids["target"]
     t75 = int(target.total_seconds() * 0.75)
@@ -432,8 +434,8 @@ def load_clocks(vendor: str, tickets: int, due: int, now: datetime, ids: dict):
             "policy_version": "%(version)s",
             "due_at": "t.first_response_due_at",
             "due_version": "1",
-            "next_alert_at": shift.format(t75),
-            "next_alert_threshold": "75",
+            "warning_75_at": shift.format(t75),
+            "warning_90_at": shift.format(t90),
         },
         params,
     )
@@ -441,9 +443,30 @@ def load_clocks(vendor: str, tickets: int, due: int, now: datetime, ids: dict):
         f"INSERT INTO helpdesk_sloclock ({clock_columns}) SELECT {clock_values} "
         "FROM helpdesk_ticket t WHERE t.organization_id = %(org)s"
     )
+    # Each clock's log starts with its start event, as in production: the alerts
+    # go into the same (clock, threshold, due version) index.
+    event_columns, event_values = insert_columns(
+        SLOEvent,
+        {
+            "clock_id": "c.id",
+            "kind": "'start'",
+            "at": "c.started_at",
+            "due_after": "c.due_at",
+            "due_version": "1",
+            "target": "c.target",
+            "target_label": "c.target_label",
+            "recorded_at": "c.started_at",
+        },
+        params,
+    )
+    event_sql = (
+        f"INSERT INTO helpdesk_sloevent ({event_columns}) SELECT {event_values} "
+        "FROM helpdesk_sloclock c ORDER BY c.id"
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(ticket_sql, params)
         cursor.execute(clock_sql, params)
+        cursor.execute(event_sql, params)
     with connection.cursor() as cursor:
         # What autovacuum leaves on tables of long-open tickets: statistics, and
         # on PostgreSQL hint bits and the visibility map set (not 1M rows' first
@@ -482,32 +505,38 @@ def insert_columns(model, given: dict[str, str], params: dict) -> tuple[str, str
 # --- measurements ---------------------------------------------------------------------
 
 
-def due_queryset(now: datetime):
-    from helpdesk.models import SLOClock
+def swept_until():
+    from helpdesk.models import SLOSweep
 
-    # The sweep's own filter, without the joins and locks: served by the partial
-    # index clock_next_alert. order_by() drops Meta.ordering (ticket, metric), which
-    # would join helpdesk_ticket to sort by its -created_at.
-    return (
-        SLOClock.objects.filter(
-            status=SLOClock.Status.RUNNING,
-            next_alert_at__isnull=False,
-            next_alert_at__lte=now,
-        )
-        .order_by()
-        .values_list("pk", flat=True)
-    )
+    return SLOSweep.objects.get(pk=1).swept_until
+
+
+def set_swept_until(when: datetime) -> None:
+    """Where the last sweep stopped: the next one looks at the instants after it."""
+    from helpdesk.models import SLOSweep
+
+    SLOSweep.objects.update_or_create(pk=1, defaults={"swept_until": when})
+
+
+def due_queryset(now: datetime):
+    """The sweep's own query: the thresholds in (swept_until, now], by range on the
+    partial indexes clock_running_75, _90 and _due."""
+    from helpdesk import clocks
+
+    return clocks.due_alerts_query(swept_until(), now)
 
 
 def time_find(now: datetime) -> tuple[float, int]:
+    from helpdesk import bulk
+
     begin = time.perf_counter()
-    rows = len(list(due_queryset(now)))
+    rows = len(bulk.fetch(due_queryset(now)))
     return (time.perf_counter() - begin) * 1000, rows
 
 
 def naive_baseline(now: datetime) -> tuple[float, int, int]:
     """Walk every running clock and compute its thresholds in Python: what a sweep
-    without the stored ``next_alert_at`` would do. Return (ms, queries, due)."""
+    without the stored threshold instants would do. Return (ms, queries, due)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -544,15 +573,14 @@ def naive_baseline(now: datetime) -> tuple[float, int, int]:
             else:
                 calendar = BusinessCalendar.objects.get(pk=calendar_id)
                 schedule = schedules[calendar_id] = calendar.schedule()
-            reached, _, _ = slo.pending_alerts(
-                schedule,
-                started_at,
-                target,
-                pauses.get(pk, ()),
-                alerted.get((pk, version), ()),
-                now,
+            instants = slo.alert_instants(
+                schedule, started_at, target, pauses.get(pk, ())
             )
-            if reached:
+            done = alerted.get((pk, version), ())
+            if any(
+                when is not None and when <= now and pct not in done
+                for pct, when in instants.items()
+            ):
                 due += 1
         elapsed = (time.perf_counter() - begin) * 1000
     return elapsed, len(ctx.captured_queries), due
@@ -587,7 +615,7 @@ def phased_sweep(now: datetime) -> tuple[float, dict[str, float]]:
 
     from django.db.models.query import QuerySet
 
-    from helpdesk import bulk, clocks, notifications, slo
+    from helpdesk import bulk, clocks, notifications
 
     spent: dict[str, float] = defaultdict(float)
     depth = [0]
@@ -607,12 +635,10 @@ def phased_sweep(now: datetime) -> tuple[float, dict[str, float]]:
         return wrapper
 
     parts = [
-        (bulk, "fetch", "SELECT ... FOR UPDATE of the due clocks"),
+        (bulk, "fetch", "SELECT the due thresholds (3 index ranges)"),
         (QuerySet, "_fetch_all", "other ORM queries (rows -> models)"),
-        (slo, "pending_alerts", "threshold maths (helpdesk.slo)"),
-        (bulk, "select", "SELECT pauses + earlier alerts of the due clocks"),
         (bulk, "insert", "INSERT warning and breach events"),
-        (bulk, "update", "UPDATE clocks (next alert, breached_at)"),
+        (bulk, "update", "UPDATE breached clocks (breached_at)"),
         (notifications, "notify_slo_alerts", "notify: digests rendered + outbox"),
     ]
     with contextlib.ExitStack() as stack:
@@ -654,21 +680,6 @@ def breakdown(queries: list[dict]) -> list[tuple[str, int, float]]:
 
 def explain_find(now: datetime) -> list[str]:
     return due_queryset(now).explain().splitlines()
-
-
-def explain_sql(vendor: str, sql: str) -> list[str]:
-    from django.db import connection
-
-    prefix = "EXPLAIN " if vendor == "postgresql" else "EXPLAIN QUERY PLAN "
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(prefix + sql)
-            rows = cursor.fetchall()
-    except Exception as exc:  # a report: show why, carry on
-        return [f"(no plan: {exc})"]
-    if vendor == "postgresql":
-        return [row[0] for row in rows]
-    return [" " * 2 * (row[1] > 0) + str(row[-1]) for row in rows]
 
 
 def checkpoint(vendor: str) -> bool:
@@ -732,19 +743,24 @@ def clustered_sweep(
 
     from helpdesk.models import SLOClock
 
-    t75 = target * 0.75
-    waiting = SLOClock.objects.filter(next_alert_threshold=75, next_alert_at__gt=now)
+    waiting = SLOClock.objects.filter(warning_75_at__gt=now)
     available = waiting.count()
     if not count or available < count:
         return None, None
     in_order = waiting.order_by("pk").values_list("pk", flat=True)
     offset = (available - count) // 2  # from the middle of the table
     first, last = in_order[offset], in_order[offset + count - 1]
-    started = now - t75 - timedelta(minutes=12)  # 75% passed, 90% not yet
+    # 75% passed 5 minutes ago, 90% not yet; the spread clocks' 75% (10-15 minutes
+    # ago) stay behind the sweep.
+    started = now - target * 0.75 - timedelta(minutes=5)
     moved = waiting.filter(pk__range=(first, last)).update(
-        started_at=started, due_at=started + target, next_alert_at=started + t75
+        started_at=started,
+        due_at=started + target,
+        warning_75_at=started + target * 0.75,
+        warning_90_at=started + target * 0.9,
     )
     assert moved == count, (moved, count)
+    set_swept_until(now - timedelta(minutes=6))
     if vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE helpdesk_sloclock")
@@ -756,24 +772,20 @@ def clustered_sweep(
     return ms, wal_mb
 
 
-def reset_due(t75: timedelta, expected: int, now: datetime) -> None:
-    """Undo a sweep: the due clocks are due again and their alerts, events and
-    digests are gone, so the next sweep does exactly the same work."""
+def reset_due(before: datetime, expected: int, now: datetime) -> None:
+    """Undo a sweep: its alerts, events and digests are gone and the sweep row is
+    back where it was, so the next sweep does exactly the same work."""
     from django.db import transaction
-    from django.db.models import F
 
     from helpdesk.models import OutboundEmail, SLOClock, SLOEvent
 
     with transaction.atomic():
         SLOEvent.objects.alerts().delete()
         OutboundEmail.objects.filter(key__startswith="slo:").delete()
-        SLOClock.objects.filter(next_alert_threshold=90).update(
-            next_alert_threshold=75,
-            next_alert_at=F("started_at") + t75,
-            breached_at=None,
-        )
+        SLOClock.objects.filter(breached_at__isnull=False).update(breached_at=None)
+        set_swept_until(before)
     _, rows = time_find(now)
-    assert rows == expected, f"reset left {rows} due clocks, not {expected}"
+    assert rows == expected, f"reset left {rows} due alerts, not {expected}"
 
 
 def warm_templates() -> None:
@@ -790,6 +802,8 @@ def child(args) -> None:
     django.setup()
     from django.db import connection, connections
 
+    from helpdesk import clocks
+
     vendor = connection.vendor
     label = f"[{args.backend} {args.tickets:,}]"
     now = datetime.now(UTC).replace(microsecond=0)
@@ -800,9 +814,12 @@ def child(args) -> None:
     begin = time.perf_counter()
     load_clocks(vendor, args.tickets, args.due, now, ids)
     load_s = time.perf_counter() - begin
+    # The last sweep ran just before the due clocks' 75% (10-15 minutes ago).
+    before = now - timedelta(minutes=16)
+    set_swept_until(before)
     print(
         f"{label} migrate + policy packs + people {setup_s:.1f} s; loaded "
-        f"{args.tickets:,} tickets + clocks ({args.due:,} due) with two INSERT ... "
+        f"{args.tickets:,} tickets + clocks ({args.due:,} due) with three INSERT ... "
         f"SELECT in {load_s:.1f} s (VACUUM/ANALYZE included)",
         flush=True,
     )
@@ -824,28 +841,24 @@ def child(args) -> None:
     find_after_ms, find_after_rows = time_find(now)
     second_ms, second_totals, second_queries = timed_sweep(now)
 
-    chunk_select = next(
-        (q["sql"] for q in queries if "FOR UPDATE" in q["sql"].upper()),
-        next((q["sql"] for q in queries if '"helpdesk_sloclock"' in q["sql"]), ""),
-    )
-    sweep_plan = explain_sql(vendor, chunk_select) if chunk_select else []
+    # The find query as a chunk runs it: at most SWEEP_CHUNK + 1 rows.
+    sweep_plan = due_queryset(now)[: clocks.SWEEP_CHUNK + 1].explain().splitlines()
 
-    t75 = ids["target"] * 0.75
     repeat_ms = []
     for _ in range(args.repeats):
-        reset_due(t75, find_rows, now)
+        reset_due(before, find_rows, now)
         ms, again, _ = timed_sweep(now)
         assert again == totals, (again, totals)
         repeat_ms.append(ms)
     best_ms = min([sweep_ms, *repeat_ms])
     median_ms = statistics.median(repeat_ms) if repeat_ms else sweep_ms
 
-    reset_due(t75, find_rows, now)
+    reset_due(before, find_rows, now)
     phased_ms, phases = phased_sweep(now)
 
     profile_top: list[str] = []
     if args.profile:
-        reset_due(t75, find_rows, now)
+        reset_due(before, find_rows, now)
         profile = cProfile.Profile()
         profiled_ms, _, _ = timed_sweep(now, profile)
         profile_top = profile_report(profile, profiled_ms)
@@ -988,7 +1001,7 @@ def main() -> None:
         "--repeats",
         type=int,
         default=3,
-        help="timed sweeps after resetting the due clocks (median and best)",
+        help="timed sweeps after undoing the sweep (median and best)",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the bench databases afterwards"

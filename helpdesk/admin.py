@@ -30,6 +30,7 @@ from helpdesk.models import (
     OutboundEmail,
     SeverityChange,
     SLOClock,
+    SLOSweep,
     Ticket,
 )
 from helpdesk.views import serve_attachment
@@ -216,8 +217,8 @@ class SLOStateFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         now = timezone.now()
         running = Q(status=SLOClock.Status.RUNNING, breached_at__isnull=True)
-        # At risk: the 75% warning is behind it (recorded, or due to be).
-        at_risk = running & (Q(next_alert_threshold__gt=75) | Q(next_alert_at__lte=now))
+        # At risk: 75% of the target is behind it (warned, or about to be).
+        at_risk = running & Q(warning_75_at__lte=now)
         conditions = {
             "breached": Q(breached_at__isnull=False),
             "at_risk": at_risk,
@@ -696,6 +697,30 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in OutboundEmail._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SLOSweep)
+class SLOSweepAdmin(admin.ModelAdmin):
+    """How far the minutely sweep has recorded SLO alerts: a sweep that lags more
+    than a few minutes behind now means beat or the workers are down (nothing is
+    lost: the next sweep takes up the whole window)."""
+
+    list_display = ["swept_until", "swept_at", "behind"]
+    readonly_fields = ["swept_until", "swept_at", "behind"]
+
+    @admin.display(description="behind now")
+    def behind(self, obj: SLOSweep) -> str:
+        lag = timezone.now() - obj.swept_until
+        return clock_display.span(max(lag, timedelta(0)))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):

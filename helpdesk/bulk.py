@@ -18,8 +18,6 @@ from contextlib import contextmanager
 
 import psycopg
 from django.db import connection
-from django.db.models import BooleanField
-from django.db.models.expressions import RawSQL
 
 
 def _on_postgresql() -> bool:
@@ -82,37 +80,6 @@ def fetch(queryset) -> list[tuple]:
     sql, params = queryset.query.sql_with_params()
     with cursor(binary_results=True) as db:
         db.execute(sql, params)
-        return db.fetchall()
-
-
-def select(
-    model, columns: Sequence[str], *, key: str, ids: Sequence[int], where: str = ""
-) -> list[tuple]:
-    """Return ``columns`` of the ``model`` rows whose ``key`` is one of ``ids``
-    (and that match ``where``, if given: a fixed SQL condition on the model's own
-    columns, written in code, never built from input)."""
-    if not ids:
-        return []
-    qn = connection.ops.quote_name
-    names = ", ".join(qn(field.column) for field in _columns(model, columns))
-    extra = f" AND ({where})" if where else ""
-    table = qn(model._meta.db_table)
-    if not _on_postgresql():
-        # Through the ORM, for its type conversions (SQLite returns text); no
-        # ordering, which could join other tables.
-        queryset = model.objects.filter(**{f"{key}__in": ids}).order_by()
-        if where:
-            queryset = queryset.filter(RawSQL(where, [], output_field=BooleanField()))
-        return list(queryset.values_list(*columns))
-    key_column = qn(model._meta.get_field(key).column)
-    with cursor() as db:
-        # One array parameter: an IN list of thousands of literals costs more to
-        # bind and parse than the lookup itself.
-        db.execute(
-            f"SELECT {names} FROM {table} WHERE {key_column} = ANY(%b::bigint[])"
-            f"{extra}",
-            [list(ids)],
-        )
         return db.fetchall()
 
 

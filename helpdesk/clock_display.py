@@ -16,7 +16,8 @@ class ClockView:
     colour: str
 
 
-def _span(delta: timedelta) -> str:
+def span(delta: timedelta) -> str:
+    """Return a duration as the console shows it: 2d 3h, 1h 05m or 7m."""
     minutes = int(abs(delta).total_seconds() // 60)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
@@ -41,8 +42,8 @@ def view(clock: SLOClock, now: datetime) -> ClockView:
     if clock.due_at is None:
         return ClockView("paused", "paused", "grey")
     if clock.breached_at is not None or now > clock.due_at:
-        return ClockView("breached", f"overdue {_span(now - clock.due_at)}", "red")
+        return ClockView("breached", f"overdue {span(now - clock.due_at)}", "red")
     left = clocks.schedule_of(clock.calendar).elapsed(now, clock.due_at)
     if left <= clock.target * 0.25:
-        return ClockView("at risk", f"{_span(left)} left", "orange")
-    return ClockView("on track", f"{_span(left)} left", "green")
+        return ClockView("at risk", f"{span(left)} left", "orange")
+    return ClockView("on track", f"{span(left)} left", "green")

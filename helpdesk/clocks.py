@@ -9,15 +9,18 @@ status changes, severity changes, assignment), the admin and the sweep task.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections import defaultdict
-from datetime import datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+import psycopg
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Value
 from django.utils import timezone
 
 from helpdesk import bulk, slo
-from helpdesk.models import SLOClock, SLOEvent, SLOPause, Ticket
+from helpdesk.models import SLOClock, SLOEvent, SLOPause, SLOSweep, Ticket
 from policies.business_time import Schedule
 from policies.models import BusinessCalendar
 from policies.slo import DueInstants, due_for
@@ -64,11 +67,25 @@ def _clock_spec(
     return calendar, schedule_of(calendar).elapsed(opened_at, due_at), label
 
 
+def _transition(function):
+    """Run a clock transition in a transaction that first holds the sweep off
+    (``_swept_until``), before it locks or writes any clock."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with transaction.atomic(savepoint=False):
+            _swept_until()
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
 def _policy_version(due: DueInstants) -> int | None:
     record = due.target.history.order_by("-history_id").first() if due.target else None
     return record.history_id if record else None
 
 
+@_transition
 def start_clocks(ticket: Ticket, due: DueInstants, *, opened_at: datetime) -> None:
     """Create the ticket's clocks from its due instants (at filing)."""
     version = _policy_version(due)
@@ -91,6 +108,7 @@ def start_clocks(ticket: Ticket, due: DueInstants, *, opened_at: datetime) -> No
     _sync_ticket(ticket)
 
 
+@_transition
 def follow_assignee(ticket: Ticket) -> None:
     """Copy the ticket's assignee onto its clocks: the sweep warns whoever it is.
 
@@ -101,6 +119,7 @@ def follow_assignee(ticket: Ticket) -> None:
     )
 
 
+@_transition
 def record_response(ticket: Ticket, *, at: datetime, actor=None) -> None:
     """A public agent reply meets the first-response clock."""
     clock = _clock(ticket, Metric.FIRST_RESPONSE)
@@ -109,6 +128,7 @@ def record_response(ticket: Ticket, *, at: datetime, actor=None) -> None:
         _sync_ticket(ticket)
 
 
+@_transition
 def on_status_change(
     ticket: Ticket, old: str, new: str, *, at: datetime, actor=None
 ) -> None:
@@ -148,6 +168,7 @@ def on_status_change(
     _sync_ticket(ticket)
 
 
+@_transition
 def change_targets(
     ticket: Ticket,
     due: DueInstants,
@@ -174,7 +195,12 @@ def change_targets(
         clock.calendar, clock.target, clock.target_label = spec
         clock.policy_version = version
         _recompute(
-            clock, at=at, kind=SLOEvent.Kind.TARGET_CHANGE, actor=actor, note=note
+            clock,
+            at=at,
+            kind=SLOEvent.Kind.TARGET_CHANGE,
+            actor=actor,
+            note=note,
+            record_passed=False,
         )
         if clock.breached_at is None:
             # Only a due instant this change put in the past is its breach; a later
@@ -182,6 +208,7 @@ def change_targets(
             overdue = clock.due_at is not None and clock.due_at < at
             clock.is_reclassification_breach = reclassification and overdue
             clock.save(update_fields=["is_reclassification_breach"])
+        _record_passed(clock, at)
     _sync_ticket(ticket)
 
 
@@ -197,6 +224,7 @@ def is_tam_clock(ticket: Ticket, clock: SLOClock) -> bool:
     )
 
 
+@_transition
 def use_target(
     ticket: Ticket,
     metric: str,
@@ -217,6 +245,7 @@ def use_target(
     _sync_ticket(ticket)
 
 
+@_transition
 def tam_hours_used_up(organization, *, at: datetime) -> int:
     """Make the open TAM-routed tickets of ``organization`` best effort (the month's
     TAM hours ran out). Return how many tickets changed."""
@@ -236,6 +265,7 @@ def tam_hours_used_up(organization, *, at: datetime) -> int:
     return count
 
 
+@_transition
 def make_best_effort(ticket: Ticket, *, at: datetime, note: str, actor=None) -> None:
     """Stop holding the ticket to an SLO (e.g. TAM hours used up): kept and shown,
     excluded from attainment."""
@@ -243,8 +273,7 @@ def make_best_effort(ticket: Ticket, *, at: datetime, note: str, actor=None) -> 
         status__in=[SLOClock.Status.MET, SLOClock.Status.BEST_EFFORT]
     ):
         clock.status = SLOClock.Status.BEST_EFFORT
-        clock.next_alert_at = clock.next_alert_threshold = None
-        clock.save(update_fields=["status", "next_alert_at", "next_alert_threshold"])
+        clock.save(update_fields=["status"])
         _event(
             clock, SLOEvent.Kind.BEST_EFFORT, at, clock.due_at, clock.due_at, note=note
         )
@@ -296,7 +325,7 @@ def policy_changes(plans) -> list[dict]:
     return rows
 
 
-@transaction.atomic
+@_transition
 def apply_policy_changes(plans, *, actor, at: datetime | None = None) -> int:
     """Apply the plans' current targets to their open clocks (after a preview)."""
     at = at or timezone.now()
@@ -316,7 +345,8 @@ def apply_policy_changes(plans, *, actor, at: datetime | None = None) -> int:
 
 # --- the sweep ---------------------------------------------------------------------
 
-# The columns the sweep reads of a due clock, in the order _sweep_chunk unpacks them.
+# The columns a due alert is read with, in the order _record unpacks them: the
+# clock's, then the threshold and its instant.
 _DUE_COLUMNS = (
     "pk",
     "ticket_id",
@@ -325,8 +355,6 @@ _DUE_COLUMNS = (
     "metric",
     "target_label",
     "is_reclassification_breach",
-    "started_at",
-    "target",
     "due_at",
     "due_version",
     "breached_at",
@@ -342,84 +370,189 @@ _EVENT_COLUMNS = (
     "calendar_id_used",
     "note",
 )
-_STATE_COLUMNS = ("next_alert_at", "next_alert_threshold", "breached_at")
+# Each threshold and the clock field holding its instant (partial indexes
+# clock_running_75, _90 and _due).
+_THRESHOLD_FIELDS = ((75, "warning_75_at"), (90, "warning_90_at"), (100, "due_at"))
 _WARNING, _BREACH = SLOEvent.Kind.WARNING.value, SLOEvent.Kind.BREACH.value
+# Before any sweep has run: every threshold passed so far is still to record.
+_NEVER_SWEPT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-# Due clocks per transaction: each chunk sends one digest per recipient, holds its
-# clocks' row locks for about 50 ms per 1,000 clocks, and is all that a worker
-# killed mid-sweep leaves for the next sweep to redo.
+# Alerts per transaction: each chunk sends one digest per recipient and holds the
+# sweep row for about 40 ms per 1,000 alerts (clock transitions wait that long at
+# most); a worker killed mid-sweep loses only its chunk, which the next sweep redoes.
 SWEEP_CHUNK = 10_000
+# How long a sweep tries to get the sweep row while clock transitions hold it.
+SWEEP_LOCK_WAIT = timedelta(seconds=5)
 
 
 def sweep(
     now: datetime | None = None, *, chunk: int = SWEEP_CHUNK, max_chunks: int = 100
 ) -> dict:
-    """Record every warning and breach that is due, exactly once per (clock,
-    threshold, due version), and queue their notifications.
+    """Record every warning and breach whose instant has come since the last sweep,
+    once per (clock, threshold, due version), and queue their notifications.
 
-    Works in chunks, each its own transaction, so a sweep killed half-way keeps what
-    it finished and the next one carries on. Safe from several workers at once: the
-    due rows are locked with SKIP LOCKED, so each sweep takes different clocks, and
-    the events' unique constraint on alerts is the last word. Cost grows with the
-    due clocks (an indexed range query on ``next_alert_at``), never with the open
-    ones.
+    Finds them by range on the clocks' threshold instants in (swept_until, now],
+    never by scanning open tickets, and writes only events, the outbox and the
+    breached clocks' ``breached_at``. Works in chunks of about ``chunk`` alerts,
+    each its own transaction that also moves ``swept_until``: a sweep killed half-way
+    keeps what it finished and the next one carries on. Sweeps run one at a time (the
+    SLOSweep row); one that cannot get the row within SWEEP_LOCK_WAIT stops with
+    ``busy`` and leaves its window to the next.
     """
     now = now or timezone.now()
-    totals = {"clocks": 0, "alerts": 0, "emails": 0}
+    totals = {"clocks": 0, "alerts": 0, "emails": 0, "busy": False}
+    swept: set[int] = set()  # clocks with an alert in the window
     people: dict = {}  # role members, looked up once per sweep
     calendars: dict = {}  # calendar id -> (calendar, schedule), once per sweep
     for _ in range(max_chunks):
         with transaction.atomic():
             done = _sweep_chunk(now, chunk, people, calendars)
-        for key in totals:
-            totals[key] += done[key]
-        if done["clocks"] < chunk:
+        if done is None:
+            totals["busy"] = True
+            logger.warning(
+                "SLO sweep stopped: the sweep row stayed locked (another sweep, or "
+                "a long clock transition); the next sweep takes up its window"
+            )
             break
+        swept |= done["clocks"]
+        totals["alerts"] += done["alerts"]
+        totals["emails"] += done["emails"]
+        if done["finished"]:
+            break
+    totals["clocks"] = len(swept)
     return totals
 
 
-def _sweep_chunk(now: datetime, size: int, people: dict, calendars: dict) -> dict:
-    """Lock up to ``size`` due clocks, record their warnings and breaches as
-    events, move their next alert, and queue the digests.
+def _sweep_chunk(
+    now: datetime, size: int, people: dict, calendars: dict
+) -> dict | None:
+    """Take the sweep row, record the alerts of up to about ``size`` of the next
+    threshold instants up to ``now``, and move the row past them. None if the row
+    stayed busy."""
+    mark = _lock_sweep_row()
+    if mark is None:
+        return None
+    after, until, finished = mark.swept_until, now, True
+    rows = _due_alerts(after, now, limit=size + 1) if now > after else []
+    if len(rows) > size:
+        # Stop before the first instant left out, so none is cut in two.
+        finished, first_left = False, rows[size][-1]
+        rows = [row for row in rows if row[-1] < first_left]
+        if not rows:  # more than `size` alerts at one instant: take them all
+            rows = _due_alerts(after, first_left)
+        until = rows[-1][-1]
+    done = _record(rows, now=now, people=people, calendars=calendars)
+    if until > after:
+        mark.swept_until, mark.swept_at = until, timezone.now()
+        mark.save(update_fields=["swept_until", "swept_at"])
+    done["finished"] = finished
+    return done
+
+
+def _due_alerts(after: datetime, until: datetime, limit: int | None = None) -> list:
+    """Return (*_DUE_COLUMNS, threshold, instant) for the running clocks' thresholds
+    in (after, until], earliest first."""
+    due = due_alerts_query(after, until)
+    return bulk.fetch(due[:limit] if limit is not None else due)
+
+
+def due_alerts_query(after: datetime, until: datetime):
+    """The running clocks' thresholds in (after, until], earliest first, as a
+    values_list of (*_DUE_COLUMNS, threshold, instant): one index range per
+    threshold, merged."""
+    branches = [
+        SLOClock.objects.filter(
+            status=SLOClock.Status.RUNNING,
+            **{f"{field}__gt": after, f"{field}__lte": until},
+        )
+        .order_by()  # no Meta.ordering: it would join the tickets
+        .annotate(alert_threshold=Value(pct), alert_at=F(field))
+        .values_list(*_DUE_COLUMNS, "alert_threshold", "alert_at")
+        for pct, field in _THRESHOLD_FIELDS
+    ]
+    return branches[0].union(*branches[1:], all=True).order_by("alert_at")
+
+
+def _lock_sweep_row() -> SLOSweep | None:
+    """Return the SLOSweep row locked for this transaction, or None if transitions
+    or another sweep kept it for SWEEP_LOCK_WAIT.
+
+    Never waits in the lock queue: a transition that waited there behind a sweep,
+    holding a ticket another transition needs, could close a cycle of waits."""
+    # Monotonic: tests freeze the wall clock.
+    deadline = time.monotonic() + SWEEP_LOCK_WAIT.total_seconds()
+    while True:
+        try:
+            with transaction.atomic():
+                row = SLOSweep.objects.select_for_update(nowait=True).filter(pk=1)
+                if (mark := row.first()) is not None:
+                    return mark
+            _create_sweep_row()
+        except DatabaseError as error:
+            if not isinstance(error.__cause__, psycopg.errors.LockNotAvailable):
+                raise
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+
+def _create_sweep_row() -> None:
+    """The row is made by the migrations; should it be lost (or a test empty the
+    database), assume nothing was swept: the next sweep records whatever has
+    passed, and no alert recorded already twice."""
+    SLOSweep.objects.bulk_create(
+        [SLOSweep(pk=1, swept_until=_NEVER_SWEPT)], ignore_conflicts=True
+    )
+
+
+def _swept_until() -> datetime:
+    """Return how far the sweep has recorded alerts, and keep it there until this
+    transaction ends: a clock transition calls this before it locks or writes a
+    clock, so the thresholds it puts at or before the value are its own to record
+    and no sweep runs between.
+
+    PostgreSQL: a shared lock on the SLOSweep row (transitions do not wait for each
+    other). SQLite runs one writing transaction at a time (transaction_mode
+    IMMEDIATE), so reading it is enough."""
+    for _ in range(2):
+        if connection.features.has_select_for_update:
+            table = connection.ops.quote_name(SLOSweep._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT swept_until FROM {table} WHERE id=1 FOR SHARE")
+                found = cursor.fetchone()
+            value = found[0] if found else None
+        else:
+            value = (
+                SLOSweep.objects.filter(pk=1)
+                .values_list("swept_until", flat=True)
+                .first()
+            )
+        if value is not None:
+            return value
+        _create_sweep_row()
+    raise SLOSweep.DoesNotExist("the SLO sweep row could not be created")
+
+
+def _record(rows: list, *, now: datetime, people: dict, calendars: dict) -> dict:
+    """Record the alerts of ``rows`` ((*_DUE_COLUMNS, threshold, instant)) as events,
+    set the breached clocks' ``breached_at``, and queue digests of the alerts that
+    were not recorded before (the unique constraint drops those, and they are not
+    notified twice). Return the ids of the clocks in ``rows``, the alerts recorded
+    and the e-mails queued.
 
     Plain rows in, set-based statements out (``helpdesk.bulk``): building model
-    instances and bulk_create/bulk_update took over half of a 10,000-clock sweep
+    instances and bulk_create took over half of a 10,000-alert sweep
     (bench/slo_sweep.py)."""
     from helpdesk import notifications
 
-    due = bulk.fetch(
-        SLOClock.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(
-            status=SLOClock.Status.RUNNING,
-            next_alert_at__isnull=False,
-            next_alert_at__lte=now,
-        )
-        .order_by("next_alert_at")
-        .values_list(*_DUE_COLUMNS)[:size]
-    )
-    if not due:
-        return {"clocks": 0, "alerts": 0, "emails": 0}
-    ids = [row[0] for row in due]
-    pauses: dict[int, list] = defaultdict(list)
-    for clock_id, started, ended in bulk.select(
-        SLOPause, ("clock_id", "started_at", "ended_at"), key="clock_id", ids=ids
-    ):
-        pauses[clock_id].append((started, ended))
-    alerted_before: dict[tuple[int, int], set[int]] = defaultdict(set)
-    for clock_id, threshold, version in bulk.select(
-        SLOEvent,
-        ("clock_id", "threshold", "due_version"),
-        key="clock_id",
-        ids=ids,
-        where="threshold IS NOT NULL",  # SLOEvent.objects.alerts()
-    ):
-        alerted_before[(clock_id, version)].add(threshold)
-    _load_calendars(calendars, {row[3] for row in due})
-
+    if not rows:
+        return {"clocks": set(), "alerts": 0, "emails": 0}
+    _load_calendars(calendars, {row[3] for row in rows})
     alerts: list[notifications.DueAlert] = []
     events: list[tuple] = []  # SLOEvent rows, _EVENT_COLUMNS
-    states: list[tuple] = []  # (clock id, *_STATE_COLUMNS)
+    clocks: dict[int, notifications.AlertClock] = {}
+    breached_at: dict[int, datetime] = {}  # first breach of a clock not breached
     for (
         pk,
         ticket_id,
@@ -428,55 +561,35 @@ def _sweep_chunk(now: datetime, size: int, people: dict, calendars: dict) -> dic
         metric,
         target_label,
         is_reclassification_breach,
-        started_at,
-        target,
         due_at,
         due_version,
-        breached_at,
-    ) in due:
-        calendar, schedule = calendars[calendar_id]
-        reached, next_pct, next_at = slo.pending_alerts(
-            schedule,
-            started_at,
-            target,
-            pauses.get(pk, ()),
-            alerted_before.get((pk, due_version), ()),
-            now,
-        )
-        if reached:
-            clock = notifications.AlertClock(
+        breached,
+        threshold,
+        when,
+    ) in rows:
+        clock = clocks.get(pk)
+        if clock is None:
+            clock = clocks[pk] = notifications.AlertClock(
                 id=pk,
                 ticket_id=ticket_id,
                 assignee_id=assignee_id,
-                calendar=calendar,
+                calendar=calendars[calendar_id][0],
                 metric=metric,
                 target_label=target_label,
                 is_reclassification_breach=is_reclassification_breach,
             )
-            for pct, when in reached:
-                alerts.append(notifications.DueAlert(clock, pct, due_version, due_at))
-                kind, note = _WARNING, ""
-                if pct == 100:
-                    kind, breached_at = _BREACH, when
-                    if is_reclassification_breach:
-                        note = "caused by reclassification"
-                # An alert does not move the due instant: due before = due after.
-                events.append(
-                    (
-                        pk,
-                        kind,
-                        when,
-                        due_at,
-                        due_at,
-                        due_version,
-                        pct,
-                        calendar_id,
-                        note,
-                    )
-                )
-        states.append((pk, next_at, next_pct, breached_at))
-    # The row locks keep other sweeps off these clocks; should an alert be recorded
-    # already all the same, the unique constraint drops it and so does the digest.
+        alerts.append(notifications.DueAlert(clock, threshold, due_version, due_at))
+        kind, note = _WARNING, ""
+        if threshold == 100:
+            kind = _BREACH
+            if is_reclassification_breach:
+                note = "caused by reclassification"
+            if breached is None:
+                breached_at.setdefault(pk, when)
+        # An alert does not move the due instant: due before = due after.
+        events.append(
+            (pk, kind, when, due_at, due_at, due_version, threshold, calendar_id, note)
+        )
     inserted = bulk.insert(
         SLOEvent,
         _EVENT_COLUMNS,
@@ -492,14 +605,20 @@ def _sweep_chunk(now: datetime, size: int, people: dict, calendars: dict) -> dic
         ignore_conflicts=True,
         returning=("clock_id", "threshold", "due_version"),
     )
-    bulk.update(SLOClock, _STATE_COLUMNS, states)
     if len(inserted) < len(alerts):
         recorded = set(inserted)
         alerts = [
             a for a in alerts if (a.clock.id, a.threshold, a.due_version) in recorded
         ]
+        breached_at = {
+            a.clock.id: breached_at[a.clock.id]
+            for a in alerts
+            if a.threshold == 100 and a.clock.id in breached_at
+        }
+    if breached_at:
+        bulk.update(SLOClock, ("breached_at",), list(breached_at.items()))
     emails = notifications.notify_slo_alerts(alerts, now=now, people=people)
-    return {"clocks": len(due), "alerts": len(alerts), "emails": emails}
+    return {"clocks": clocks.keys(), "alerts": len(alerts), "emails": emails}
 
 
 def _load_calendars(calendars: dict, ids: set[int | None]) -> None:
@@ -551,28 +670,59 @@ def _recompute(
     actor=None,
     bump: bool = True,
     note: str = "",
+    record_passed: bool = True,
 ) -> None:
-    """Derive the due instant and the next alert from the clock's current target and
-    pauses, save, and append the event."""
+    """Derive the due instant and the threshold instants from the clock's current
+    target and pauses, save, append the event, and record the thresholds already
+    passed (``_record_passed``)."""
     pauses = [(p.started_at, p.ended_at) for p in SLOPause.objects.filter(clock=clock)]
     schedule = schedule_of(clock.calendar)
     before = clock.due_at
     clock.due_at = slo.counted_until(schedule, clock.started_at, clock.target, pauses)
     if bump and clock.due_at != before:
         clock.due_version += 1  # a moved due instant re-arms the thresholds
-    if clock.status == SLOClock.Status.RUNNING:
-        alerted = set(
-            SLOEvent.objects.alerts()
-            .filter(clock=clock, due_version=clock.due_version)
-            .values_list("threshold", flat=True)
-        )
-        _, clock.next_alert_threshold, clock.next_alert_at = slo.pending_alerts(
-            schedule, clock.started_at, clock.target, pauses, alerted
-        )
-    else:
-        clock.next_alert_threshold = clock.next_alert_at = None
+    instants = slo.alert_instants(schedule, clock.started_at, clock.target, pauses)
+    clock.warning_75_at, clock.warning_90_at = instants[75], instants[90]
     clock.save()
     _event(clock, kind, at, before, clock.due_at, actor=actor, note=note)
+    if record_passed:
+        _record_passed(clock, at)
+
+
+def _record_passed(clock: SLOClock, at: datetime) -> None:
+    """Record (and notify) the running clock's thresholds that a transition put at
+    or before the sweep's ``swept_until`` (a severity change, a resume with little
+    time left): the sweep looks only after it. Those still ahead of it, passed or
+    not, are the sweep's, a minute at most later, as before any such change: a
+    reclassification corrected at once leaves no breach."""
+    if clock.status != SLOClock.Status.RUNNING:
+        return
+    upto = _swept_until()
+    rows = [
+        (
+            clock.pk,
+            clock.ticket_id,
+            clock.assignee_id,
+            clock.calendar_id,
+            clock.metric,
+            clock.target_label,
+            clock.is_reclassification_breach,
+            clock.due_at,
+            clock.due_version,
+            clock.breached_at,
+            threshold,
+            when,
+        )
+        for threshold, when in (
+            (75, clock.warning_75_at),
+            (90, clock.warning_90_at),
+            (100, clock.due_at),
+        )
+        if when is not None and when <= upto
+    ]
+    if rows:
+        _record(rows, now=at, people={}, calendars={})
+        clock.refresh_from_db(fields=["breached_at"])
 
 
 def _event(

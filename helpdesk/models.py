@@ -320,8 +320,12 @@ class SLOClock(models.Model):
     )
     due_at = models.DateTimeField(null=True, blank=True)
     due_version = models.PositiveIntegerField(default=1)
-    next_alert_at = models.DateTimeField(null=True, blank=True)
-    next_alert_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
+    # When 75% and 90% of the target will have been counted (due_at is 100%), set
+    # with due_at whenever the clock is recomputed; None once a pause that has not
+    # ended comes first. The sweep finds its alerts by range on these three (the
+    # partial indexes below) and never writes the clock, except breached_at.
+    warning_75_at = models.DateTimeField(null=True, blank=True, editable=False)
+    warning_90_at = models.DateTimeField(null=True, blank=True, editable=False)
     met_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
     is_reclassification_breach = models.BooleanField(
@@ -339,10 +343,17 @@ class SLOClock(models.Model):
             )
         ]
         indexes = [
-            models.Index(
-                fields=["next_alert_at"],
-                condition=Q(status="running", next_alert_at__isnull=False),
-                name="clock_next_alert",
+            *(
+                models.Index(
+                    fields=[field],
+                    condition=Q(status="running", **{f"{field}__isnull": False}),
+                    name=f"clock_running_{name}",
+                )
+                for field, name in (
+                    ("warning_75_at", "75"),
+                    ("warning_90_at", "90"),
+                    ("due_at", "due"),
+                )
             ),
             BrinOnPostgreSQL(fields=["started_at"], name="clock_started"),
         ]
@@ -364,6 +375,35 @@ class SLOClock(models.Model):
         ):
             return "breached"
         return "met" if self.status == self.Status.MET else "open"
+
+
+class SLOSweep(models.Model):
+    """How far the sweep has recorded warnings and breaches: one row.
+
+    A sweep records the thresholds that fell in (``swept_until``, now] and moves
+    ``swept_until`` to now, in the same transaction. A threshold that a transition
+    puts at or before ``swept_until`` is recorded by that transition
+    (``helpdesk.clocks``). So every threshold is recorded by exactly one of them,
+    and the unique constraint on alert events is the last word.
+
+    The row's lock keeps the two apart: a clock transition holds it shared for its
+    transaction, before it locks a clock; a sweep chunk holds it exclusively (and
+    does not wait for it, so nothing queues behind a sweep that waits).
+    """
+
+    swept_until = models.DateTimeField()
+    swept_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a sweep last moved swept_until."
+    )
+
+    class Meta:
+        verbose_name = "SLO sweep"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="one_slo_sweep_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"swept until {self.swept_until:%Y-%m-%d %H:%M:%S}"
 
 
 class SLOPause(models.Model):
@@ -424,8 +464,8 @@ class SLOEvent(models.Model):
     # The (clock, threshold, due_version) unique constraint serves clock lookups.
     # No database foreign key: a sweep writes 10,000 events in one go, and checking
     # each against its clock at commit took a seventh of it (bench/slo_sweep.py).
-    # The one writer, helpdesk.clocks, holds the clock's row lock (or has just
-    # created it) when it appends, and deleting a clock deletes its events (Django's
+    # The one writer, helpdesk.clocks, holds the clock's row lock or the sweep's
+    # (SLOSweep) when it appends, and deleting a clock deletes its events (Django's
     # CASCADE), so an event never points at nothing.
     clock = models.ForeignKey(
         SLOClock,

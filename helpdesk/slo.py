@@ -7,7 +7,7 @@ from the event log (``replay``), so both always agree.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -71,39 +71,28 @@ def _threshold_amounts(target: timedelta) -> tuple[tuple[int, timedelta], ...]:
     return tuple((pct, target * pct / 100) for pct in THRESHOLDS)
 
 
-def pending_alerts(
+def alert_instants(
     schedule: Schedule,
     start: datetime,
     target: timedelta,
-    pauses: Sequence[Pause],
-    alerted: Container[int],
-    now: datetime | None = None,
-) -> tuple[list[tuple[int, datetime]], int | None, datetime | None]:
-    """Walk the thresholds (75, 90, 100 %) not yet ``alerted``, lowest first.
+    pauses: Sequence[Pause] = (),
+) -> dict[int, datetime | None]:
+    """Return when each threshold (75, 90, 100 % of ``target``) is reached, in UTC;
+    None for those that a pause still open stops the clock before.
 
-    Return the ones reached by ``now`` as (threshold, instant), then the first one
-    still to come as threshold and instant, or None and None when there is none
-    (all alerted, or an open-ended pause stops the clock first). Without ``now``
-    nothing counts as reached: the last two are the clock's next alert. Only the
-    instants it needs are computed, usually two of the three in a sweep.
+    The 100% instant is the due instant (``counted_until``). Clocks without pauses
+    skip the pause walk, and 24x7 ones add durations directly.
     """
-    reached = []
+    instants: dict[int, datetime | None] = {}
     start = _utc(start)
     for pct, amount in _threshold_amounts(target):
-        if pct in alerted:
-            continue
         if pauses:
-            when = counted_until(schedule, start, amount, pauses)
-            if when is None:
-                break
+            instants[pct] = counted_until(schedule, start, amount, pauses)
         elif schedule.is_always:  # 24x7 and elapsed-time clocks: absolute time
-            when = start + amount
-        else:  # counted_until without the pause walk
-            when = _utc(schedule.add(start, amount))
-        if now is None or when > now:
-            return reached, pct, when
-        reached.append((pct, when))
-    return reached, None, None
+            instants[pct] = start + amount
+        else:
+            instants[pct] = _utc(schedule.add(start, amount))
+    return instants
 
 
 @dataclass

@@ -61,13 +61,15 @@ def file_ticket(admin=None, **overrides) -> Ticket:
 
 
 def many_due_clocks(count: int) -> None:
-    """``count`` open Jelastic Level 1 tickets whose 2 h response target passed."""
+    """``count`` open Jelastic Level 1 tickets whose 2 h response target passed,
+    opened a second apart (3 h ago and earlier), so their alerts are not all at
+    one instant."""
     admin = administrator("jelastic")
     AgentFactory(role="Support Engineer")
     level_1 = admin.organization.support_plan.severities.get(level=1)
     template = file_ticket(admin, severity=level_1, customer_contact="Ada")
     clock = SLOClock.objects.get(ticket=template)
-    opened = timezone.now() - timedelta(hours=3)
+    latest = timezone.now() - timedelta(hours=3)
     tickets = Ticket.objects.bulk_create(
         [
             Ticket(
@@ -93,9 +95,10 @@ def many_due_clocks(count: int) -> None:
                 target=clock.target,
                 target_label=clock.target_label,
                 due_at=opened + clock.target,
-                next_alert_at=opened + clock.target * 0.75,
-                next_alert_threshold=75,
+                warning_75_at=opened + clock.target * 0.75,
+                warning_90_at=opened + clock.target * 0.9,
             )
-            for ticket in tickets
+            for i, ticket in enumerate(tickets)
+            for opened in [latest - timedelta(seconds=i)]
         ]
     )

@@ -8,7 +8,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from helpdesk import bulk, clocks
-from helpdesk.models import SLOClock, SLOEvent, SLOPause
+from helpdesk.models import SLOClock, SLOEvent
 from tests.helpdesk.factories import administrator, file_ticket
 
 pytestmark = pytest.mark.django_db
@@ -127,38 +127,19 @@ def test_update_sets_columns_by_primary_key_including_nulls(two_clocks):
     later = T0 + timedelta(days=3)
     bulk.update(
         SLOClock,
-        ("next_alert_at", "next_alert_threshold", "breached_at"),
-        [(response.pk, None, None, T0), (resolution.pk, later, 90, None)],
+        ("warning_90_at", "due_version", "breached_at"),
+        [(response.pk, None, 4, T0), (resolution.pk, later, 2, None)],
     )
     response.refresh_from_db()
     resolution.refresh_from_db()
-    assert (response.next_alert_at, response.next_alert_threshold) == (None, None)
+    assert (response.warning_90_at, response.due_version) == (None, 4)
     assert response.breached_at == T0
-    assert (resolution.next_alert_at, resolution.next_alert_threshold) == (later, 90)
+    assert (resolution.warning_90_at, resolution.due_version) == (later, 2)
     assert resolution.breached_at is None
 
 
-def test_select_and_fetch_return_typed_values(two_clocks):
-    response, resolution = two_clocks
-    SLOPause.objects.create(clock=resolution, started_at=T0, reason="waiting")
-    assert bulk.select(
-        SLOPause,
-        ("clock_id", "started_at", "ended_at"),
-        key="clock_id",
-        ids=[response.pk, resolution.pk],
-    ) == [(resolution.pk, T0, None)]
-    assert bulk.select(SLOPause, ("clock_id",), key="clock_id", ids=[]) == []
-    assert (
-        bulk.select(
-            SLOEvent,
-            ("clock_id",),
-            key="clock_id",
-            ids=[response.pk],
-            where="threshold IS NOT NULL",
-        )
-        == []
-    )
-
+def test_fetch_returns_typed_values(two_clocks):
+    _, resolution = two_clocks
     rows = bulk.fetch(
         SLOClock.objects.filter(pk=resolution.pk).values_list(
             "pk", "started_at", "target", "metric", "is_reclassification_breach"
@@ -179,7 +160,7 @@ def test_select_and_fetch_return_typed_values(two_clocks):
 def test_bulk_statements_show_in_the_query_log(two_clocks):
     response, _ = two_clocks
     with CaptureQueriesContext(connection) as queries:
-        bulk.update(SLOClock, ("next_alert_threshold",), [(response.pk, 90)])
+        bulk.update(SLOClock, ("due_version",), [(response.pk, 2)])
     assert any("UPDATE" in query["sql"] for query in queries.captured_queries)
 
 
@@ -266,8 +247,8 @@ def test_bulk_statements_are_never_prepared(two_clocks):
     """As Django's own cursors: a pooler in transaction mode (PgBouncer) cannot
     keep prepared statements."""
     response, _ = two_clocks
-    for threshold in range(1, 8):  # psycopg would prepare from the fifth run
-        bulk.update(SLOClock, ("next_alert_threshold",), [(response.pk, threshold)])
+    for version in range(1, 8):  # psycopg would prepare from the fifth run
+        bulk.update(SLOClock, ("due_version",), [(response.pk, version)])
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements")
         assert cursor.fetchone()[0] == 0

@@ -1,10 +1,14 @@
 """The data steps of this app's migrations, run back and forth on a real database."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from helpdesk.models import SLOClock, SLOEvent
+from helpdesk import clocks
+from helpdesk.models import SLOClock, SLOEvent, SLOSweep
 from tests.accounts.factories import AgentFactory
 from tests.helpdesk.factories import administrator, file_ticket
 
@@ -52,3 +56,42 @@ def test_alerts_and_assignees_survive_the_migrations_both_ways():
     migrate(executor.loader.graph.leaf_nodes())
     assert list(SLOEvent.objects.alerts().values_list("pk", flat=True)) == [first.pk]
     assert set(ticket.clocks.values_list("assignee", flat=True)) == {agent.pk}
+
+
+BEFORE_THRESHOLD_INSTANTS = [("helpdesk", "0010_event_clock_without_db_constraint")]
+
+
+def test_threshold_instants_and_the_sweep_row_both_ways():
+    ticket = file_ticket(administrator("jelastic"), customer_contact="Ada")
+    response = SLOClock.objects.get(ticket=ticket, metric="first_response")
+    SLOEvent.objects.create(  # the 75% warning is recorded; 90% is next
+        clock=response, kind="warning", at=response.warning_75_at, due_version=1,
+        threshold=75, due_before=response.due_at, due_after=response.due_at,
+    )  # fmt: skip
+
+    # Back: each running clock's next alert is its first threshold not alerted.
+    executor = migrate(BEFORE_THRESHOLD_INSTANTS)
+    old = executor.loader.project_state(BEFORE_THRESHOLD_INSTANTS).apps
+    old_clock = old.get_model("helpdesk", "SLOClock").objects.get(pk=response.pk)
+    assert (old_clock.next_alert_threshold, old_clock.next_alert_at) == (
+        90,
+        response.warning_90_at,
+    )
+
+    # Forward: the same instants again, and the sweep row just before the next
+    # alert, so the first sweep records it (and not the 75% warning again).
+    migrate(executor.loader.graph.leaf_nodes())
+    response.refresh_from_db()
+    again = SLOClock.objects.get(pk=response.pk)
+    assert (again.warning_75_at, again.warning_90_at) == (
+        response.warning_75_at,
+        response.warning_90_at,
+    )
+    swept_until = SLOSweep.objects.get().swept_until
+    assert swept_until == response.warning_90_at - timedelta(microseconds=1)
+    with time_machine.travel(response.warning_90_at, tick=False):
+        assert clocks.sweep()["alerts"] == 1
+    assert sorted(SLOEvent.objects.alerts().values_list("threshold", flat=True)) == [
+        75,
+        90,
+    ]

@@ -1,4 +1,4 @@
-"""helpdesk.slo.pending_alerts: which thresholds a sweep records, and the next one."""
+"""helpdesk.slo.alert_instants: when a clock reaches 75, 90 and 100 % of its target."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,54 +18,27 @@ def minutes(n: float) -> datetime:
     return T0 + timedelta(minutes=n)
 
 
-def test_the_thresholds_reached_by_now_and_the_next_one():
-    assert slo.pending_alerts(ALWAYS, T0, TWO_HOURS, (), (), minutes(100)) == (
-        [(75, minutes(90))],
-        90,
-        minutes(108),
-    )
+def test_the_three_instants_of_a_24x7_clock():
+    assert slo.alert_instants(ALWAYS, T0, TWO_HOURS) == {
+        75: minutes(90),
+        90: minutes(108),
+        100: minutes(120),
+    }
 
 
-def test_alerted_thresholds_are_skipped():
-    assert slo.pending_alerts(ALWAYS, T0, TWO_HOURS, (), {75}, minutes(100)) == (
-        [],
-        90,
-        minutes(108),
-    )
-    assert slo.pending_alerts(
-        ALWAYS, T0, TWO_HOURS, (), {75, 90, 100}, minutes(500)
-    ) == (
-        [],
-        None,
-        None,
-    )
-
-
-def test_a_late_sweep_records_every_threshold_passed_in_order():
-    assert slo.pending_alerts(ALWAYS, T0, TWO_HOURS, (), (), minutes(121)) == (
-        [(75, minutes(90)), (90, minutes(108)), (100, minutes(120))],
-        None,
-        None,
-    )
-
-
-def test_without_now_it_returns_the_next_alert():
-    assert slo.pending_alerts(ALWAYS, T0, TWO_HOURS, (), ()) == ([], 75, minutes(90))
-
-
-def test_pauses_move_the_thresholds_and_an_open_one_stops_them():
+def test_pauses_move_the_instants_and_an_open_one_stops_those_after_it():
     closed = [(minutes(30), minutes(60))]
-    assert slo.pending_alerts(ALWAYS, T0, TWO_HOURS, closed, (), minutes(100)) == (
-        [],
-        75,
-        minutes(120),
-    )
+    assert slo.alert_instants(ALWAYS, T0, TWO_HOURS, closed) == {
+        75: minutes(120),
+        90: minutes(138),
+        100: minutes(150),
+    }
     still_open = [(minutes(100), None)]
-    assert slo.pending_alerts(ALWAYS, T0, TWO_HOURS, still_open, (), minutes(200)) == (
-        [(75, minutes(90))],
-        None,
-        None,
-    )
+    assert slo.alert_instants(ALWAYS, T0, TWO_HOURS, still_open) == {
+        75: minutes(90),
+        90: None,
+        100: None,
+    }
 
 
 @given(
@@ -82,8 +55,7 @@ def test_24x7_clocks_count_absolute_time_across_dst(start, target_minutes):
         "America/Los_Angeles", {day: [("00:00", "24:00")] for day in range(7)}
     )
     for schedule in (ALWAYS, every_day_in_la):
-        _, pct, when = slo.pending_alerts(schedule, start, target, (), {75, 90})
-        assert pct == 100
+        when = slo.alert_instants(schedule, start, target)[100]
         # The engine's own answer, in UTC: an ambiguous local time (the repeated
         # hour in November) never equals an instant of another zone (PEP 495).
         assert when == schedule.add(start, target).astimezone(UTC)
@@ -94,14 +66,13 @@ def test_24x7_clocks_count_absolute_time_across_dst(start, target_minutes):
     start_minutes=st.integers(0, 60 * 24 * 14),
     target_minutes=st.integers(1, 60 * 40),
     pause=st.none() | st.tuples(st.integers(0, 60 * 24 * 7), st.integers(0, 60 * 48)),
-    alerted=st.sets(st.sampled_from(slo.THRESHOLDS)),
-    now_minutes=st.integers(0, 60 * 24 * 21),
+    still_paused=st.booleans(),
 )
 def test_it_agrees_with_counted_until_on_a_business_calendar(
-    start_minutes, target_minutes, pause, alerted, now_minutes
+    start_minutes, target_minutes, pause, still_paused
 ):
     """Mon-Fri 09-17 in Los Angeles, across the November DST change: every instant
-    is counted_until's, each threshold either reached or the next."""
+    is counted_until's, and the 100% one is the due instant."""
     schedule = Schedule(
         "America/Los_Angeles", {day: [("09:00", "17:00")] for day in range(5)}
     )
@@ -111,19 +82,13 @@ def test_it_agrees_with_counted_until_on_a_business_calendar(
     pauses = []
     if pause is not None:
         pause_start = start + timedelta(minutes=pause[0])
-        pauses = [(pause_start, pause_start + timedelta(minutes=pause[1]))]
-    now = base + timedelta(minutes=now_minutes)
+        pause_end = None if still_paused else pause_start + timedelta(minutes=pause[1])
+        pauses = [(pause_start, pause_end)]
 
-    reached, next_pct, next_at = slo.pending_alerts(
-        schedule, start, target, pauses, alerted, now
-    )
+    instants = slo.alert_instants(schedule, start, target, pauses)
 
-    expected = []
-    for pct in slo.THRESHOLDS:
-        if pct in alerted:
-            continue
-        when = slo.counted_until(schedule, start, target * pct / 100, pauses)
-        expected.append((pct, when))
-    assert reached == [(pct, when) for pct, when in expected if when <= now]
-    later = [(pct, when) for pct, when in expected if when > now]
-    assert (next_pct, next_at) == (later[0] if later else (None, None))
+    assert instants == {
+        pct: slo.counted_until(schedule, start, target * pct / 100, pauses)
+        for pct in slo.THRESHOLDS
+    }
+    assert instants[100] == slo.counted_until(schedule, start, target, pauses)

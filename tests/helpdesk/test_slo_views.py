@@ -190,3 +190,14 @@ def test_an_edited_target_reaches_open_clocks_only_through_the_previewed_action(
     assert moved.events.last().note == "policy update"
     assert not moved.is_reclassification_breach
     assert kept.target == timedelta(hours=6)
+
+
+def test_the_console_shows_how_far_behind_the_sweep_is(client, agent):
+    file(administrator("jelastic"), 1)  # a transition: the sweep row exists
+    with time_machine.travel(T0 + timedelta(minutes=3), tick=False):
+        clocks.sweep(now=T0)
+        page = client.get(reverse("admin:helpdesk_slosweep_changelist"))
+
+    assert page.status_code == 200
+    assert "3m" in page.content.decode()  # swept until T0, three minutes ago
+    assert client.get(reverse("admin:helpdesk_slosweep_add")).status_code == 403
