@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -67,6 +68,12 @@ def _clock_spec(
     return calendar, schedule_of(calendar).elapsed(opened_at, due_at), label
 
 
+# The sweep's swept_until, held (see _swept_until) by the transition running.
+_held_swept_until: ContextVar[datetime | None] = ContextVar(
+    "held_swept_until", default=None
+)
+
+
 def _transition(function):
     """Run a clock transition in a transaction that first holds the sweep off
     (``_swept_until``), before it locks or writes any clock."""
@@ -74,8 +81,13 @@ def _transition(function):
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         with transaction.atomic(savepoint=False):
-            _swept_until()
-            return function(*args, **kwargs)
+            if _held_swept_until.get() is not None:  # within another transition
+                return function(*args, **kwargs)
+            token = _held_swept_until.set(_swept_until())
+            try:
+                return function(*args, **kwargs)
+            finally:
+                _held_swept_until.reset(token)
 
     return wrapper
 
@@ -697,7 +709,7 @@ def _record_passed(clock: SLOClock, at: datetime) -> None:
     reclassification corrected at once leaves no breach."""
     if clock.status != SLOClock.Status.RUNNING:
         return
-    upto = _swept_until()
+    upto = _held_swept_until.get() or _swept_until()
     rows = [
         (
             clock.pk,
