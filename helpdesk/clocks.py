@@ -124,8 +124,8 @@ def start_clocks(ticket: Ticket, due: DueInstants, *, opened_at: datetime) -> No
 def follow_assignee(ticket: Ticket) -> None:
     """Copy the ticket's assignee onto its clocks: the sweep warns whoever it is.
 
-    Waits for a sweep that holds one of the clocks (under a second for a chunk of
-    10,000), so the next sweep warns the new assignee."""
+    Waits for a sweep chunk that is running (under a second for 10,000 alerts), so
+    the next sweep warns the new assignee."""
     ticket.clocks.exclude(assignee_id=ticket.assignee_id).update(
         assignee_id=ticket.assignee_id
     )
@@ -157,6 +157,7 @@ def on_status_change(
     if clock is None or clock.status == SLOClock.Status.BEST_EFFORT:
         return
     if new == S.WAITING_ON_CUSTOMER and clock.status == SLOClock.Status.RUNNING:
+        _record_before_stopping(clock, at)
         SLOPause.objects.create(
             clock=clock, started_at=at, reason="waiting on customer"
         )
@@ -194,6 +195,7 @@ def change_targets(
     severity change, or an edited policy applied by an administrator). Met clocks
     keep their outcome. After a reclassification, a due instant that lands in the
     past marks the coming breach as caused by it."""
+    _lock_ticket(ticket)
     opened_at = ticket.created_at
     version = _policy_version(due)
     for clock in ticket.clocks.select_for_update().order_by("metric"):
@@ -249,6 +251,7 @@ def use_target(
 ) -> None:
     """Count one running clock against another target (the TAM SLO of a TAM-routed
     ticket), recomputed from the opening."""
+    _lock_ticket(ticket)
     clock = _clock(ticket, metric)
     if clock is None or clock.status != SLOClock.Status.RUNNING:
         return
@@ -281,9 +284,11 @@ def tam_hours_used_up(organization, *, at: datetime) -> int:
 def make_best_effort(ticket: Ticket, *, at: datetime, note: str, actor=None) -> None:
     """Stop holding the ticket to an SLO (e.g. TAM hours used up): kept and shown,
     excluded from attainment."""
-    for clock in ticket.clocks.exclude(
+    _lock_ticket(ticket)
+    for clock in ticket.clocks.select_for_update().exclude(
         status__in=[SLOClock.Status.MET, SLOClock.Status.BEST_EFFORT]
     ):
+        _record_before_stopping(clock, at)
         clock.status = SLOClock.Status.BEST_EFFORT
         clock.save(update_fields=["status"])
         _event(
@@ -651,6 +656,14 @@ def _load_calendars(calendars: dict, ids: set[int | None]) -> None:
 # --- internals -----------------------------------------------------------------------
 
 
+def _lock_ticket(ticket: Ticket) -> None:
+    """Lock the ticket row before its clocks, in the order the services take them
+    (the ticket, then its clocks), for transitions that may run without a service
+    around them (a policy update, TAM hours used up): two transactions on the same
+    ticket then never wait for each other. A no-op when the lock is held."""
+    list(Ticket.objects.select_for_update().filter(pk=ticket.pk).values_list("pk"))
+
+
 def _clock(ticket: Ticket, metric: str) -> SLOClock | None:
     return (
         SLOClock.objects.select_for_update(of=("self",))
@@ -661,6 +674,7 @@ def _clock(ticket: Ticket, metric: str) -> SLOClock | None:
 
 
 def _meet(clock: SLOClock, *, at: datetime, actor=None) -> None:
+    _record_before_stopping(clock, at)
     _end_open_pause(clock, at)
     clock.status, clock.met_at = SLOClock.Status.MET, at
     _recompute(clock, at=at, kind=SLOEvent.Kind.MET, actor=actor)
@@ -707,9 +721,20 @@ def _record_passed(clock: SLOClock, at: datetime) -> None:
     time left): the sweep looks only after it. Those still ahead of it, passed or
     not, are the sweep's, a minute at most later, as before any such change: a
     reclassification corrected at once leaves no breach."""
-    if clock.status != SLOClock.Status.RUNNING:
-        return
-    upto = _held_swept_until.get() or _swept_until()
+    if clock.status == SLOClock.Status.RUNNING:
+        _record_reached(clock, _held_swept_until.get() or _swept_until())
+
+
+def _record_before_stopping(clock: SLOClock, at: datetime) -> None:
+    """Record the thresholds a running clock reached by ``at``, where it pauses, is
+    met or becomes best effort: the sweep looks at running clocks only, so one it
+    has not reached yet would otherwise be lost (a reply a minute late is a breach,
+    in the log and to the managers, whenever the sweep ran)."""
+    if clock.status == SLOClock.Status.RUNNING:
+        _record_reached(clock, at)
+
+
+def _record_reached(clock: SLOClock, upto: datetime) -> None:
     rows = [
         (
             clock.pk,
@@ -733,7 +758,8 @@ def _record_passed(clock: SLOClock, at: datetime) -> None:
         if when is not None and when <= upto
     ]
     if rows:
-        _record(rows, now=at, people={}, calendars={})
+        # Held outside the calendar's hours from now, when the e-mail goes out.
+        _record(rows, now=timezone.now(), people={}, calendars={})
         clock.refresh_from_db(fields=["breached_at"])
 
 

@@ -360,3 +360,61 @@ def test_a_sweep_of_thousands_of_clocks_sends_each_recipient_one_digest():
         "body_text", flat=True
     )
     assert "7500 SLO alerts (2500 breaches)" in body
+
+
+def test_a_reply_after_the_due_instant_records_the_breach_the_sweep_had_not_reached(
+    agent,
+):
+    """The sweep looks at running clocks only: a clock met, paused or made best
+    effort records what it reached first, whenever the sweep last ran."""
+    ticket = file_at(pt(2026, 3, 6, 10), plan="jelastic", level=1)  # due 12:00
+    services.assign_ticket(ticket, agent, actor=agent)
+    at(pt(2026, 3, 6, 11, 59, 30), clocks.sweep)  # 75% and 90% recorded
+
+    at(pt(2026, 3, 6, 12, 0, 30), services.post_reply, ticket, author=agent, body="x")
+    at(pt(2026, 3, 6, 12, 1), clocks.sweep)
+
+    response = clock(ticket, "first_response")
+    assert response.status == SLOClock.Status.MET
+    assert response.breached_at == pt(2026, 3, 6, 12)
+    breach = response.events.get(kind="breach")
+    assert (breach.at, breach.threshold) == (pt(2026, 3, 6, 12), 100)
+    assert SLOEvent.objects.alerts().filter(clock=response).count() == 3
+    assert OutboundEmail.objects.filter(
+        to=agent.email, subject__contains="breach"
+    ).exists()
+
+
+def test_waiting_on_the_customer_records_the_warning_reached_before_it(agent):
+    ticket = file_at(pt(2026, 3, 6, 10), level=1)  # resolution 4 h: 75% at 13:00
+    at(pt(2026, 3, 6, 12, 59, 30), clocks.sweep)
+
+    waiting = pt(2026, 3, 6, 13, 0, 30)
+    at(waiting, services.change_status, ticket, "waiting", actor=agent)
+
+    resolution = clock(ticket, "resolution")
+    assert resolution.status == SLOClock.Status.PAUSED
+    [warning] = SLOEvent.objects.alerts().filter(clock=resolution)
+    assert (warning.threshold, warning.at, warning.due_version) == (
+        75,
+        pt(2026, 3, 6, 13),
+        1,
+    )
+    at(pt(2026, 3, 6, 18), clocks.sweep)  # paused: nothing more
+    assert SLOEvent.objects.alerts().filter(clock=resolution).count() == 1
+
+
+def test_best_effort_records_what_the_clock_reached_first():
+    ticket = file_at(pt(2026, 3, 6, 10), plan="jelastic", level=1)  # due 12:00
+    AgentFactory(role="Support Engineer")
+    at(pt(2026, 3, 6, 11), clocks.sweep)
+
+    clocks.make_best_effort(ticket, at=pt(2026, 3, 6, 11, 40), note="TAM hours")
+
+    response = clock(ticket, "first_response")
+    assert response.status == SLOClock.Status.BEST_EFFORT
+    assert list(
+        SLOEvent.objects.alerts()
+        .filter(clock=response)
+        .values_list("threshold", flat=True)
+    ) == [75]  # 11:30; 90% (11:48) and the breach were never reached
