@@ -511,7 +511,7 @@ def _lock_sweep_row() -> SLOSweep | None:
                 raise
             if time.monotonic() >= deadline:
                 return None
-            time.sleep(0.05)
+            time.sleep(0.02)
 
 
 def _create_sweep_row() -> None:
