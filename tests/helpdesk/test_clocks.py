@@ -418,3 +418,25 @@ def test_best_effort_records_what_the_clock_reached_first():
         .filter(clock=response)
         .values_list("threshold", flat=True)
     ) == [75]  # 11:30; 90% (11:48) and the breach were never reached
+
+
+def test_the_sweep_gives_the_garbage_collector_back_as_it_found_it(monkeypatch):
+    import gc
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    assert gc.isenabled()
+    clocks.sweep()
+    assert gc.isenabled()
+    monkeypatch.setattr(clocks, "_due_alerts", fail)
+    with pytest.raises(RuntimeError):
+        clocks.sweep()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        monkeypatch.undo()
+        clocks.sweep()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
