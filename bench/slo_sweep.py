@@ -1,4 +1,4 @@
-"""Benchmark the SLO sweep (helpdesk.clocks.sweep) on SQLite and PostgreSQL.
+"""Benchmark the SLO sweep (helpdesk.alerts.sweep) on SQLite and PostgreSQL.
 
 Run from the repository root: `.venv/bin/python bench/slo_sweep.py`. Each backend runs
 in a subprocess of this script (Django allows one database per process): a fresh
@@ -521,9 +521,9 @@ def set_swept_until(when: datetime) -> None:
 def due_queryset(now: datetime):
     """The sweep's own query: the thresholds in (swept_until, now], by range on the
     partial indexes clock_running_75, _90 and _due."""
-    from helpdesk import clocks
+    from helpdesk import alerts
 
-    return clocks.due_alerts_query(swept_until(), now)
+    return alerts.due_alerts_query(swept_until(), now)
 
 
 def time_find(now: datetime) -> tuple[float, int]:
@@ -591,13 +591,13 @@ def timed_sweep(now: datetime, profile: cProfile.Profile | None = None):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from helpdesk import clocks
+    from helpdesk import alerts
 
     with CaptureQueriesContext(connection) as ctx:
         if profile is not None:
             profile.enable()
         begin = time.perf_counter()
-        totals = clocks.sweep(now)
+        totals = alerts.sweep(now)
         elapsed = (time.perf_counter() - begin) * 1000
         if profile is not None:
             profile.disable()
@@ -615,7 +615,7 @@ def phased_sweep(now: datetime) -> tuple[float, dict[str, float]]:
 
     from django.db.models.query import QuerySet
 
-    from helpdesk import bulk, clocks, notifications
+    from helpdesk import alerts, bulk, notifications
 
     spent: dict[str, float] = defaultdict(float)
     depth = [0]
@@ -646,7 +646,7 @@ def phased_sweep(now: datetime) -> tuple[float, dict[str, float]]:
             original = getattr(owner, name)
             stack.enter_context(mock.patch.object(owner, name, timed(part, original)))
         begin = time.perf_counter()
-        clocks.sweep(now)
+        alerts.sweep(now)
         total = time.perf_counter() - begin
     result = {part: seconds * 1000 for part, seconds in spent.items()}
     result["rest: loop in _sweep_chunk, transactions"] = (
@@ -802,7 +802,7 @@ def child(args) -> None:
     django.setup()
     from django.db import connection, connections
 
-    from helpdesk import clocks
+    from helpdesk import alerts
 
     vendor = connection.vendor
     label = f"[{args.backend} {args.tickets:,}]"
@@ -842,7 +842,7 @@ def child(args) -> None:
     second_ms, second_totals, second_queries = timed_sweep(now)
 
     # The find query as a chunk runs it: at most SWEEP_CHUNK + 1 rows.
-    sweep_plan = due_queryset(now)[: clocks.SWEEP_CHUNK + 1].explain().splitlines()
+    sweep_plan = due_queryset(now)[: alerts.SWEEP_CHUNK + 1].explain().splitlines()
 
     repeat_ms = []
     for _ in range(args.repeats):

@@ -267,7 +267,8 @@ class SLOClock(models.Model):
 
     The due instant is derived, never edited: ``started_at`` plus ``target`` of open
     time on ``calendar`` (absolute time when there is none), skipping the pauses.
-    ``helpdesk.clocks`` is the only writer; every transition appends an SLOEvent, so
+    ``helpdesk.clocks`` is the only writer (``helpdesk.alerts`` records warnings and
+    breaches, and sets ``breached_at``); every transition appends an SLOEvent, so
     the clock can be rebuilt from its events (``assignee`` is a copy of the ticket's,
     not part of the clock's timing, and moves without one).
     """
@@ -380,11 +381,12 @@ class SLOClock(models.Model):
 class SLOSweep(models.Model):
     """How far the sweep has recorded warnings and breaches: one row.
 
-    A sweep records the thresholds that fell in (``swept_until``, now] and moves
-    ``swept_until`` to now, in the same transaction. A threshold that a transition
-    puts at or before ``swept_until`` is recorded by that transition
-    (``helpdesk.clocks``). So every threshold is recorded by exactly one of them,
-    and the unique constraint on alert events is the last word.
+    A sweep (``helpdesk.alerts``) records the thresholds of running clocks that fell
+    in (``swept_until``, now] and moves ``swept_until`` to now, in the same
+    transaction. A transition (``helpdesk.clocks``) records the thresholds it puts at
+    or before ``swept_until``, and those a clock reached before it stops. So every
+    threshold is recorded by one of them, and the unique constraint on alert events
+    is the last word.
 
     The row's lock keeps the two apart: a clock transition holds it shared for its
     transaction, before it locks a clock; a sweep chunk holds it exclusively (and
@@ -464,9 +466,9 @@ class SLOEvent(models.Model):
     # The (clock, threshold, due_version) unique constraint serves clock lookups.
     # No database foreign key: a sweep writes 10,000 events in one go, and checking
     # each against its clock at commit took a seventh of it (bench/slo_sweep.py).
-    # The one writer, helpdesk.clocks, holds the clock's row lock or the sweep's
-    # (SLOSweep) when it appends, and deleting a clock deletes its events (Django's
-    # CASCADE), so an event never points at nothing.
+    # The writers, helpdesk.clocks and helpdesk.alerts, hold the clock's row lock or
+    # the sweep's (SLOSweep) when they append, and deleting a clock deletes its events
+    # (Django's CASCADE), so an event never points at nothing.
     clock = models.ForeignKey(
         SLOClock,
         on_delete=models.CASCADE,

@@ -49,6 +49,6 @@ def send_pending_emails(older_than_seconds: int = 30) -> dict:
 @shared_task(name="helpdesk.sweep_slo_clocks")
 def sweep_slo_clocks(chunk: int | None = None) -> dict:
     """Record the SLO warnings and breaches that are due (every minute, by beat)."""
-    from helpdesk import clocks
+    from helpdesk import alerts
 
-    return clocks.sweep(chunk=chunk or clocks.SWEEP_CHUNK)
+    return alerts.sweep(chunk=chunk or alerts.SWEEP_CHUNK)

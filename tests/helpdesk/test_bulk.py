@@ -7,7 +7,7 @@ import pytest
 from django.db import DataError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from helpdesk import bulk, clocks
+from helpdesk import alerts, bulk
 from helpdesk.models import SLOClock, SLOEvent
 from tests.helpdesk.factories import administrator, file_ticket
 
@@ -41,7 +41,7 @@ def test_insert_writes_rows_and_constants_and_leaves_out_conflicts(two_clocks):
     constants = {**ALERT_CONSTANTS, "recorded_at": recorded}
     bulk.insert(
         SLOEvent,
-        clocks._EVENT_COLUMNS,
+        alerts._EVENT_COLUMNS,
         [alert_row(response, 75), alert_row(resolution, 100, note="caused by x")],
         constants=constants,
         ignore_conflicts=True,
@@ -49,7 +49,7 @@ def test_insert_writes_rows_and_constants_and_leaves_out_conflicts(two_clocks):
     # The same alert again, with a new one: only the new one is written.
     bulk.insert(
         SLOEvent,
-        clocks._EVENT_COLUMNS,
+        alerts._EVENT_COLUMNS,
         [alert_row(response, 75), alert_row(response, 90)],
         constants=constants,
         ignore_conflicts=True,
@@ -76,7 +76,7 @@ def test_insert_returns_what_it_inserted_and_not_what_it_left_out(two_clocks):
     columns = ("clock_id", "threshold", "due_version")
     first = bulk.insert(
         SLOEvent,
-        clocks._EVENT_COLUMNS,
+        alerts._EVENT_COLUMNS,
         [alert_row(response, 75)],
         constants=constants,
         ignore_conflicts=True,
@@ -84,7 +84,7 @@ def test_insert_returns_what_it_inserted_and_not_what_it_left_out(two_clocks):
     )
     again = bulk.insert(
         SLOEvent,
-        clocks._EVENT_COLUMNS,
+        alerts._EVENT_COLUMNS,
         [alert_row(response, 75), alert_row(resolution, 90)],
         constants=constants,
         ignore_conflicts=True,
@@ -92,7 +92,7 @@ def test_insert_returns_what_it_inserted_and_not_what_it_left_out(two_clocks):
     )
     assert first == [(response.pk, 75, 1)]
     assert again == [(resolution.pk, 90, 1)]
-    assert bulk.insert(SLOEvent, clocks._EVENT_COLUMNS, [], returning=columns) == []
+    assert bulk.insert(SLOEvent, alerts._EVENT_COLUMNS, [], returning=columns) == []
 
 
 def test_insert_returning_spans_statements_on_parameter_limits(two_clocks):
@@ -104,9 +104,9 @@ def test_insert_returning_spans_statements_on_parameter_limits(two_clocks):
         "ignore_conflicts": True,
         "returning": ("due_version",),
     }
-    inserted = bulk.insert(SLOEvent, clocks._EVENT_COLUMNS, rows, **kwargs)
+    inserted = bulk.insert(SLOEvent, alerts._EVENT_COLUMNS, rows, **kwargs)
     assert sorted(v for (v,) in inserted) == list(range(1, 301))
-    assert bulk.insert(SLOEvent, clocks._EVENT_COLUMNS, rows, **kwargs) == []
+    assert bulk.insert(SLOEvent, alerts._EVENT_COLUMNS, rows, **kwargs) == []
 
 
 def test_insert_without_ignore_conflicts_raises_and_writes_nothing(two_clocks):
@@ -115,7 +115,7 @@ def test_insert_without_ignore_conflicts_raises_and_writes_nothing(two_clocks):
     with pytest.raises(IntegrityError), transaction.atomic():
         bulk.insert(
             SLOEvent,
-            clocks._EVENT_COLUMNS,
+            alerts._EVENT_COLUMNS,
             [alert_row(response, 75), alert_row(response, 75)],
             constants=constants,
         )
@@ -236,7 +236,7 @@ def test_a_value_too_long_for_its_column_fails_rather_than_being_cut(two_clocks)
     with pytest.raises(DataError), transaction.atomic():
         bulk.insert(
             SLOEvent,
-            clocks._EVENT_COLUMNS,
+            alerts._EVENT_COLUMNS,
             [alert_row(response, 75, note=too_long)],
             constants={**ALERT_CONSTANTS, "recorded_at": T0},
         )

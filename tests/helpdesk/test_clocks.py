@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from helpdesk import clocks, services, tasks
+from helpdesk import alerts, clocks, services, tasks
 from helpdesk.models import OutboundEmail, SLOClock, SLOEvent, SLOSweep, Ticket
 from policies.slo import due_for
 from tests.accounts.factories import AgentFactory
@@ -156,7 +156,7 @@ def test_a_severity_change_recomputes_from_the_opening_and_tags_its_breach(agent
 
     with time_machine.travel(pt(2026, 3, 6, 11), tick=False):
         clocks.change_targets(ticket, new_due, at=pt(2026, 3, 6, 11), actor=agent)
-        clocks.sweep()
+        alerts.sweep()
 
     response = clock(ticket, "first_response")
     assert response.due_at == pt(2026, 3, 6, 10, 30)
@@ -197,16 +197,16 @@ def test_the_sweep_warns_at_75_and_90_and_breaches_at_100_exactly_once(agent):
         with time_machine.travel(
             pt(2026, 3, 6, 10) + timedelta(minutes=minute), tick=False
         ):
-            clocks.sweep()
-            clocks.sweep()
+            alerts.sweep()
+            alerts.sweep()
 
     response = clock(ticket, "first_response")
-    alerts = sorted(
+    recorded = sorted(
         SLOEvent.objects.alerts()
         .filter(clock=response)
         .values_list("threshold", flat=True)
     )
-    assert alerts == [75, 90, 100]
+    assert recorded == [75, 90, 100]
     assert [e.kind for e in response.events.order_by("at")] == [
         "start",
         "warning",
@@ -225,7 +225,7 @@ def test_the_sweep_warns_at_75_and_90_and_breaches_at_100_exactly_once(agent):
 def test_a_moved_due_instant_re_arms_the_thresholds(agent):
     ticket = file_at(pt(2026, 3, 6, 10), level=1)  # resolution 4 h: 75% at 13:00
     with time_machine.travel(pt(2026, 3, 6, 13, 1), tick=False):
-        clocks.sweep()
+        alerts.sweep()
     at(pt(2026, 3, 6, 13, 10), services.change_status, ticket, "waiting", actor=agent)
     at(
         pt(2026, 3, 6, 15),
@@ -251,7 +251,7 @@ def test_a_moved_due_instant_re_arms_the_thresholds(agent):
     # warning itself, and the next sweep does not repeat it.
     assert versions_warned_at_75() == [1, 3]
     with time_machine.travel(pt(2026, 3, 6, 15, 1), tick=False):
-        assert clocks.sweep()["alerts"] == 0
+        assert alerts.sweep()["alerts"] == 0
     assert versions_warned_at_75() == [1, 3]
 
 
@@ -262,10 +262,10 @@ def test_business_time_thresholds_skip_the_closed_weekend():
     AgentFactory(role="Support Engineer")
 
     with time_machine.travel(mt(2026, 3, 6, 16, 59, 30), tick=False):
-        clocks.sweep()
+        alerts.sweep()
     assert not SLOEvent.objects.alerts().exists()
     with time_machine.travel(mt(2026, 3, 9, 9, 50), tick=False):
-        clocks.sweep()
+        alerts.sweep()
 
     [email] = OutboundEmail.objects.filter(key__startswith="slo:")
     assert ticket.reference in email.body_text
@@ -278,7 +278,7 @@ def test_an_alert_found_outside_hours_is_held_until_the_opening():
     mail.outbox.clear()
 
     with time_machine.travel(mt(2026, 3, 6, 22), tick=False):  # swept late at night
-        clocks.sweep()
+        alerts.sweep()
         tasks.send_pending_emails(older_than_seconds=0)
     [held] = OutboundEmail.objects.filter(key__startswith="slo:")
     assert held.send_after == mt(2026, 3, 9, 9)  # Monday's opening
@@ -295,7 +295,7 @@ def test_24x7_alerts_go_out_at_once_even_at_night():
     AgentFactory(role="Support Engineer")
 
     with time_machine.travel(pt(2026, 3, 7, 3, 30), tick=False):
-        clocks.sweep()
+        alerts.sweep()
 
     [email] = OutboundEmail.objects.filter(key__startswith="slo:")
     assert ticket.reference in email.body_text
@@ -320,7 +320,7 @@ def test_the_clocks_follow_the_ticket_assignee_and_warn_the_current_one(agent):
     services.assign_ticket(ticket, other, actor=agent)
     assert set(ticket.clocks.values_list("assignee", flat=True)) == {other.pk}
 
-    at(pt(2026, 3, 6, 11, 31), clocks.sweep)  # past 75% of the 2 h response
+    at(pt(2026, 3, 6, 11, 31), alerts.sweep)  # past 75% of the 2 h response
 
     assert OutboundEmail.objects.filter(to=other.email).count() == 1
     assert not OutboundEmail.objects.filter(to=agent.email).exists()
@@ -343,7 +343,7 @@ def test_an_alert_recorded_already_is_neither_doubled_nor_mailed(agent):
         threshold=75,
     )
 
-    done = at(pt(2026, 3, 6, 11, 31), clocks.sweep)
+    done = at(pt(2026, 3, 6, 11, 31), alerts.sweep)
 
     assert done == {"clocks": 1, "alerts": 0, "emails": 0, "busy": False}
     assert SLOEvent.objects.alerts().filter(clock=response).count() == 1
@@ -353,7 +353,7 @@ def test_an_alert_recorded_already_is_neither_doubled_nor_mailed(agent):
 def test_a_sweep_of_thousands_of_clocks_sends_each_recipient_one_digest():
     many_due_clocks(2500)  # 2 h targets opened 3 h ago: 75, 90 and 100 % passed
 
-    done = clocks.sweep()
+    done = alerts.sweep()
 
     assert done == {"clocks": 2500, "alerts": 7500, "emails": 1, "busy": False}
     (body,) = OutboundEmail.objects.filter(key__startswith="slo:").values_list(
@@ -369,10 +369,10 @@ def test_a_reply_after_the_due_instant_records_the_breach_the_sweep_had_not_reac
     effort records what it reached first, whenever the sweep last ran."""
     ticket = file_at(pt(2026, 3, 6, 10), plan="jelastic", level=1)  # due 12:00
     services.assign_ticket(ticket, agent, actor=agent)
-    at(pt(2026, 3, 6, 11, 59, 30), clocks.sweep)  # 75% and 90% recorded
+    at(pt(2026, 3, 6, 11, 59, 30), alerts.sweep)  # 75% and 90% recorded
 
     at(pt(2026, 3, 6, 12, 0, 30), services.post_reply, ticket, author=agent, body="x")
-    at(pt(2026, 3, 6, 12, 1), clocks.sweep)
+    at(pt(2026, 3, 6, 12, 1), alerts.sweep)
 
     response = clock(ticket, "first_response")
     assert response.status == SLOClock.Status.MET
@@ -387,7 +387,7 @@ def test_a_reply_after_the_due_instant_records_the_breach_the_sweep_had_not_reac
 
 def test_waiting_on_the_customer_records_the_warning_reached_before_it(agent):
     ticket = file_at(pt(2026, 3, 6, 10), level=1)  # resolution 4 h: 75% at 13:00
-    at(pt(2026, 3, 6, 12, 59, 30), clocks.sweep)
+    at(pt(2026, 3, 6, 12, 59, 30), alerts.sweep)
 
     waiting = pt(2026, 3, 6, 13, 0, 30)
     at(waiting, services.change_status, ticket, "waiting", actor=agent)
@@ -400,14 +400,14 @@ def test_waiting_on_the_customer_records_the_warning_reached_before_it(agent):
         pt(2026, 3, 6, 13),
         1,
     )
-    at(pt(2026, 3, 6, 18), clocks.sweep)  # paused: nothing more
+    at(pt(2026, 3, 6, 18), alerts.sweep)  # paused: nothing more
     assert SLOEvent.objects.alerts().filter(clock=resolution).count() == 1
 
 
 def test_best_effort_records_what_the_clock_reached_first():
     ticket = file_at(pt(2026, 3, 6, 10), plan="jelastic", level=1)  # due 12:00
     AgentFactory(role="Support Engineer")
-    at(pt(2026, 3, 6, 11), clocks.sweep)
+    at(pt(2026, 3, 6, 11), alerts.sweep)
 
     clocks.make_best_effort(ticket, at=pt(2026, 3, 6, 11, 40), note="TAM hours")
 
@@ -427,16 +427,16 @@ def test_the_sweep_gives_the_garbage_collector_back_as_it_found_it(monkeypatch):
         raise RuntimeError("database gone")
 
     assert gc.isenabled()
-    clocks.sweep()
+    alerts.sweep()
     assert gc.isenabled()
-    monkeypatch.setattr(clocks, "_due_alerts", fail)
+    monkeypatch.setattr(alerts, "_due_alerts", fail)
     with pytest.raises(RuntimeError):
-        clocks.sweep()
+        alerts.sweep()
     assert gc.isenabled()
     gc.disable()
     try:
         monkeypatch.undo()
-        clocks.sweep()
+        alerts.sweep()
         assert not gc.isenabled()
     finally:
         gc.enable()

@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from helpdesk import clocks
+from helpdesk import alerts
 from helpdesk.models import SLOClock, SLOEvent, SLOSweep
 from tests.accounts.factories import AgentFactory
 from tests.helpdesk.factories import administrator, file_ticket
@@ -90,7 +90,7 @@ def test_threshold_instants_and_the_sweep_row_both_ways():
     )
     assert before <= SLOSweep.objects.get().swept_until <= timezone.now()
     with time_machine.travel(response.warning_90_at, tick=False):
-        assert clocks.sweep()["alerts"] == 1
+        assert alerts.sweep()["alerts"] == 1
     assert sorted(SLOEvent.objects.alerts().values_list("threshold", flat=True)) == [
         75,
         90,

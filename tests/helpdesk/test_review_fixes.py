@@ -9,7 +9,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from helpdesk import clocks, services, severity
+from helpdesk import alerts, clocks, services, severity
 from helpdesk.models import SLOClock, SLOEvent
 from policies.models import SupportPlan
 from policies.slo import due_for
@@ -118,7 +118,7 @@ def test_resolving_without_a_reply_stops_the_response_clock(status):
         if status == "closed":
             services.change_status(ticket, "closed", actor=agent)
     with time_machine.travel(T0 + timedelta(hours=5), tick=False):
-        clocks.sweep()
+        alerts.sweep()
 
     response = SLOClock.objects.get(ticket=ticket, metric="first_response")
     assert response.status == "met"

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from helpdesk import clocks, services
+from helpdesk import alerts, clocks, services
 from helpdesk.models import SLOClock
 from policies.models import SLOTarget, SupportPlan
 from policies.slo import due_for
@@ -54,7 +54,7 @@ def tickets(agent):
     with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
         services.change_status(made["paused"], "waiting", actor=agent)
         services.post_reply(made["met"], author=agent, body="Hello")
-        clocks.sweep()
+        alerts.sweep()
     return made
 
 
@@ -137,7 +137,7 @@ def test_attainment_counts_met_breached_and_reclassification_apart(client, agent
             due_for(reclassified.plan, sev1, reclassified.created_at),
             at=T0 + timedelta(hours=2),
         )
-        clocks.sweep()
+        alerts.sweep()
 
     with time_machine.travel(T0 + timedelta(days=1), tick=False):
         response = client.get(reverse("slo_attainment"))
@@ -195,7 +195,7 @@ def test_an_edited_target_reaches_open_clocks_only_through_the_previewed_action(
 def test_the_console_shows_how_far_behind_the_sweep_is(client, agent):
     file(administrator("jelastic"), 1)  # a transition: the sweep row exists
     with time_machine.travel(T0 + timedelta(minutes=3), tick=False):
-        clocks.sweep(now=T0)
+        alerts.sweep(now=T0)
         page = client.get(reverse("admin:helpdesk_slosweep_changelist"))
 
     assert page.status_code == 200

@@ -14,7 +14,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.db import connection, transaction
 
-from helpdesk import clocks, tasks
+from helpdesk import alerts, tasks
 from helpdesk.models import OutboundEmail, SLOClock, SLOEvent
 from tests.helpdesk.factories import many_due_clocks
 
@@ -145,7 +145,7 @@ def test_sweeps_in_plain_threads_share_the_work(transactional_db):
 
     def run() -> None:
         try:
-            results.append(clocks.sweep(chunk=25))
+            results.append(alerts.sweep(chunk=25))
         finally:
             connection.close()
 
@@ -166,13 +166,13 @@ def test_a_sweep_waits_for_clock_transitions_and_they_for_it(monkeypatch):
     import threading
 
     many_due_clocks(10)
-    monkeypatch.setattr(clocks, "SWEEP_LOCK_WAIT", timedelta(seconds=0.3))
+    monkeypatch.setattr(alerts, "SWEEP_LOCK_WAIT", timedelta(seconds=0.3))
     holding, release = threading.Event(), threading.Event()
 
     def transition() -> None:
         try:
             with transaction.atomic():
-                clocks._swept_until()
+                alerts.swept_until()
                 holding.set()
                 release.wait(timeout=30)
         finally:
@@ -182,11 +182,11 @@ def test_a_sweep_waits_for_clock_transitions_and_they_for_it(monkeypatch):
     thread.start()
     try:
         assert holding.wait(timeout=30)
-        assert clocks.sweep() == {"clocks": 0, "alerts": 0, "emails": 0, "busy": True}
+        assert alerts.sweep() == {"clocks": 0, "alerts": 0, "emails": 0, "busy": True}
         assert not SLOEvent.objects.alerts().exists()
     finally:
         release.set()
         thread.join()
 
-    assert clocks.sweep()["alerts"] == 30
+    assert alerts.sweep()["alerts"] == 30
     assert alert_counts() == (30, 30)
