@@ -113,7 +113,7 @@ def sweep(
 def _without_gc():
     """Hold the cyclic garbage collector for one chunk: its rows, alerts and events
     are some 50,000 short-lived objects without cycles, and a full collection that
-    they set off in a big process (a worker) cost up to 100 ms of a 10,000-alert
+    they set off in a big process (a worker) cost 100-200 ms of a 10,000-alert
     chunk (bench/slo_sweep.py). Reference counting still frees them."""
     enabled = gc.isenabled()
     gc.disable()
