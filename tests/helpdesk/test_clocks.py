@@ -1,12 +1,15 @@
 """SLO clocks: every transition at explicit instants, across DST, and exactly-once
 alerts."""
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from helpdesk import alerts, clocks, services, tasks
 from helpdesk.models import OutboundEmail, SLOClock, SLOEvent, SLOSweep, Ticket
@@ -440,3 +443,23 @@ def test_the_sweep_gives_the_garbage_collector_back_as_it_found_it(monkeypatch):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks are PostgreSQL's"
+)
+def test_transitions_take_the_sweep_row_then_the_ticket_then_its_clocks():
+    """The order every service takes them in, so no two transactions wait on each
+    other (a policy update beside a status change on the same ticket)."""
+    ticket = file_at(pt(2026, 3, 6, 10), level=3)
+    due = due_for(ticket.plan, ticket.plan.severities.get(level=1), ticket.created_at)
+
+    with CaptureQueriesContext(connection) as queries:
+        clocks.change_targets(ticket, due, at=pt(2026, 3, 6, 11))
+
+    locks = [
+        re.search(r'FROM "(\w+)"', q["sql"])[1]
+        for q in queries.captured_queries
+        if re.search(r"FOR (SHARE|UPDATE)", q["sql"])
+    ]
+    assert locks[:3] == ["helpdesk_slosweep", "helpdesk_ticket", "helpdesk_sloclock"]
