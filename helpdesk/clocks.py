@@ -386,7 +386,8 @@ def _meet(clock: SLOClock, *, at: datetime, actor=None) -> None:
     clock.status, clock.met_at = SLOClock.Status.MET, at
     _recompute(clock, at=at, kind=SLOEvent.Kind.MET, actor=actor)
     if clock.due_at is not None and at > clock.due_at and clock.breached_at is None:
-        # Met late before any sweep noticed: still a breach, at the due instant.
+        # Late with no breach recorded (a running clock records its own first):
+        # still a breach, at the due instant.
         clock.breached_at = clock.due_at
         clock.save(update_fields=["breached_at"])
 
