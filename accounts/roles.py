@@ -33,27 +33,14 @@ def _perms(app_label: str, actions: str, *models: str) -> list[str]:
     ]
 
 
-# Everyone who works tickets reads customers, plans and targets.
-_READ_CUSTOMERS_AND_POLICIES = [
-    *_perms("accounts", "view", "organization", "supportadministrator", "user"),
-    *_perms(
-        "policies",
-        "view",
-        "businesscalendar",
-        "supportplan",
-        "severity",
-        "slotarget",
-        "severitycap",
-    ),
-]
-_WORK_TICKETS = [
-    *_perms("helpdesk", "view add change", "ticket", "message", "attachment"),
-    *_perms("helpdesk", "view add", "severitychange"),
-    *_perms("helpdesk", "view", "escalation", "sloclock"),
-]
-_READ_TAM = _perms(
-    "tam",
-    "view",
+_POLICY_MODELS = (
+    "businesscalendar",
+    "supportplan",
+    "severity",
+    "slotarget",
+    "severitycap",
+)
+_TAM_MODELS = (
     "tamcontract",
     "hourbucket",
     "timeentry",
@@ -62,6 +49,18 @@ _READ_TAM = _perms(
     "tamprofile",
     "routingpreference",
 )
+
+# Everyone who works tickets reads customers, plans and targets.
+_READ_CUSTOMERS_AND_POLICIES = [
+    *_perms("accounts", "view", "organization", "supportadministrator", "user"),
+    *_perms("policies", "view", *_POLICY_MODELS),
+]
+_WORK_TICKETS = [
+    *_perms("helpdesk", "view add change", "ticket", "message", "attachment"),
+    *_perms("helpdesk", "view add", "severitychange"),
+    *_perms("helpdesk", "view", "escalation", "sloclock"),
+]
+_READ_TAM = _perms("tam", "view", *_TAM_MODELS)
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     SUPPORT_ENGINEER: [*_READ_CUSTOMERS_AND_POLICIES, *_WORK_TICKETS],
@@ -89,26 +88,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms("accounts", "add change", "organization", "supportadministrator"),
         *_perms("accounts", "delete", "supportadministrator"),
         *_perms("helpdesk", "change", "severitychange", "escalation"),
-        *_perms(
-            "policies",
-            "add change",
-            "businesscalendar",
-            "supportplan",
-            "severity",
-            "slotarget",
-            "severitycap",
-        ),
-        *_perms(
-            "tam",
-            "add change",
-            "tamcontract",
-            "hourbucket",
-            "timeentry",
-            "meeting",
-            "changeorder",
-            "tamprofile",
-            "routingpreference",
-        ),
+        # How far behind the SLO sweep is (the admin's "SLO sweep" page).
+        *_perms("helpdesk", "view", "slosweep"),
+        *_perms("policies", "add change", *_POLICY_MODELS),
+        *_perms("tam", "add change", *_TAM_MODELS),
     ],
 }
 

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from accounts import roles
 from helpdesk import alerts, clocks, services
 from helpdesk.models import SLOClock
 from policies.models import SLOTarget, SupportPlan
@@ -201,3 +202,12 @@ def test_the_console_shows_how_far_behind_the_sweep_is(client, agent):
     assert page.status_code == 200
     assert "3m" in page.content.decode()  # swept until T0, three minutes ago
     assert client.get(reverse("admin:helpdesk_slosweep_add")).status_code == 403
+
+
+def test_support_managers_see_the_sweep_page_and_engineers_do_not(client):
+    file(administrator("jelastic"), 1)  # the sweep row exists
+    url = reverse("admin:helpdesk_slosweep_changelist")
+    client.force_login(AgentFactory(role=roles.SUPPORT_MANAGER))
+    assert client.get(url).status_code == 200
+    client.force_login(AgentFactory(role=roles.SUPPORT_ENGINEER))
+    assert client.get(url).status_code == 403
