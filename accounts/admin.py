@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.utils import timezone
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.console import HistoryAdmin
 from accounts.models import Organization, SupportAdministrator, User
 
 
@@ -86,7 +86,9 @@ class LicenceStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(SimpleHistoryAdmin):
+class OrganizationAdmin(HistoryAdmin):
+    service_owned_fields = ()  # a plain edit: reverting is an edit too
+
     list_display = [
         "name",
         "slug",
@@ -107,7 +109,9 @@ class OrganizationAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(SupportAdministrator)
-class SupportAdministratorAdmin(SimpleHistoryAdmin):
+class SupportAdministratorAdmin(HistoryAdmin):
+    service_owned_fields = ()  # a plain edit: reverting is an edit too
+
     list_display = ["user", "organization", "job_title", "created_at"]
     list_select_related = ["user", "organization"]
     list_filter = ["organization"]

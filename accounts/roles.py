@@ -90,6 +90,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms("helpdesk", "change", "severitychange", "escalation"),
         # How far behind the SLO sweep is (the admin's "SLO sweep" page).
         *_perms("helpdesk", "view", "slosweep"),
+        "helpdesk.view_slo_attainment",
         *_perms("policies", "add change", *_POLICY_MODELS),
         *_perms("tam", "add change", *_TAM_MODELS),
     ],

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -18,8 +19,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.console import HistoryAdmin, requires
 from accounts.models import User
 from accounts.rules import may_file_tickets
 from helpdesk import clock_display, clocks, escalations, lifecycle, services, severity
@@ -136,6 +137,39 @@ class TicketCreationForm(forms.ModelForm):
                 }
             ) from None
         return cleaned
+
+
+class TicketChangeForm(forms.ModelForm):
+    """An agent's edit of a ticket: checked by the services that store it, so an
+    edit is refused at its field or stored, never reported saved and dropped."""
+
+    class Meta:
+        model = Ticket
+        fields = ["assignee", "is_tam_routed", *services.DETAIL_FIELDS]
+
+    def clean(self):
+        cleaned = super().clean()
+        assignee = cleaned.get("assignee")
+        if "assignee" in self.changed_data and assignee and not assignee.is_staff:
+            self.add_error("assignee", "Only agents can be assigned tickets.")
+        changes = self.detail_changes()
+        if changes:
+            try:
+                services.validate_ticket_details(self.instance, changes)
+            except ValidationError as exc:
+                for name, errors in exc.error_dict.items():
+                    self.add_error(name if name in self.fields else None, errors)
+        return cleaned
+
+    def detail_changes(self) -> dict[str, str]:
+        return {
+            name: self.cleaned_data[name]
+            for name in self.changed_data
+            if name in services.DETAIL_FIELDS and name in self.cleaned_data
+        }
+
+    def _post_clean(self):
+        pass  # the services write the row; the form does not touch the instance
 
 
 class SeverityChangeInline(admin.TabularInline):
@@ -298,7 +332,7 @@ class SLOClockInline(admin.TabularInline):
 
 
 @admin.register(Ticket)
-class TicketAdmin(SimpleHistoryAdmin):
+class TicketAdmin(HistoryAdmin):
     list_display = [
         "reference",
         "summary",
@@ -450,8 +484,7 @@ class TicketAdmin(SimpleHistoryAdmin):
         ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = TicketCreationForm
+        kwargs["form"] = TicketCreationForm if obj is None else TicketChangeForm
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
@@ -500,11 +533,16 @@ class TicketAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            if "assignee" in form.changed_data:
-                services.assign_ticket(obj, obj.assignee, actor=request.user)
-            if "is_tam_routed" in form.changed_data:
-                obj._history_user = request.user
-                obj.save(update_fields=["is_tam_routed", "updated_at"])
+            data = form.cleaned_data
+            with transaction.atomic():
+                if details := form.detail_changes():
+                    services.update_ticket_details(obj, details, actor=request.user)
+                if "assignee" in form.changed_data:
+                    services.assign_ticket(obj, data["assignee"], actor=request.user)
+                if "is_tam_routed" in form.changed_data:
+                    services.set_tam_routed(
+                        obj, data["is_tam_routed"], actor=request.user
+                    )
             return
         data = form.cleaned_data
         ticket = services.open_ticket(
@@ -565,10 +603,11 @@ class TicketAdmin(SimpleHistoryAdmin):
         ]
         return own + super().get_urls()
 
+    @requires("helpdesk.change_ticket")
     def reply_view(self, request, pk: int):
         ticket = get_object_or_404(Ticket, pk=pk)
         back = reverse("admin:helpdesk_ticket_change", args=[pk])
-        if request.method != "POST" or not self.has_change_permission(request, ticket):
+        if request.method != "POST":
             return HttpResponseRedirect(back)
         form = AgentReplyForm(request.POST)
         if not form.is_valid():
@@ -589,10 +628,11 @@ class TicketAdmin(SimpleHistoryAdmin):
             self.message_user(request, f"{kind} added.", messages.SUCCESS)
         return HttpResponseRedirect(back)
 
+    @requires("helpdesk.change_ticket")
     def status_view(self, request, pk: int):
         ticket = get_object_or_404(Ticket, pk=pk)
         back = reverse("admin:helpdesk_ticket_change", args=[pk])
-        if request.method == "POST" and self.has_change_permission(request, ticket):
+        if request.method == "POST":
             try:
                 services.change_status(
                     ticket, request.POST.get("status", ""), actor=request.user
@@ -603,11 +643,12 @@ class TicketAdmin(SimpleHistoryAdmin):
                 self.message_user(request, "Status changed.", messages.SUCCESS)
         return HttpResponseRedirect(back)
 
+    @requires("helpdesk.change_ticket")
     def severity_view(self, request, pk: int):
         ticket = get_object_or_404(Ticket.objects.select_related("plan"), pk=pk)
         back = reverse("admin:helpdesk_ticket_change", args=[pk])
         form = AgentSeverityForm(request.POST or None)
-        if request.method != "POST" or not self.has_change_permission(request, ticket):
+        if request.method != "POST":
             return HttpResponseRedirect(back)
         if not form.is_valid():
             self.message_user(
@@ -638,14 +679,13 @@ class TicketAdmin(SimpleHistoryAdmin):
             )
         return HttpResponseRedirect(back)
 
+    @requires("helpdesk.view_ticket", model=SLOClock)
     def explain_view(self, request, pk: int):
         """Explain a clock's due instant: the open intervals counted, and the
         holidays and pauses skipped."""
         clock = get_object_or_404(
             SLOClock.objects.select_related("ticket", "calendar"), pk=pk
         )
-        if not self.has_view_permission(request, clock.ticket):
-            return HttpResponseRedirect(reverse("admin:index"))
         schedule = clocks.schedule_of(clock.calendar)
         end = clock.due_at or timezone.now()
         pauses = list(clock.pauses.all())
@@ -675,10 +715,13 @@ class TicketAdmin(SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/helpdesk/clock_explain.html", context)
 
+    @requires("helpdesk.view_attachment", model=Attachment)
     def attachment_view(self, request, pk: int):
+        """Download an attachment: agents who may view attachments, which Project
+        Managers may not (internal notes carry some)."""
         item = get_object_or_404(Attachment.objects.select_related("ticket"), pk=pk)
         if not self.has_view_permission(request, item.ticket):
-            return HttpResponseRedirect(reverse("admin:index"))
+            raise PermissionDenied
         return serve_attachment(item)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -755,7 +798,7 @@ class EscalationForm(forms.ModelForm):
 
 
 @admin.register(Escalation)
-class EscalationAdmin(SimpleHistoryAdmin):
+class EscalationAdmin(HistoryAdmin):
     """Assign the escalation engineer, record the three checks (who and when are
     taken from the session), then de-escalate."""
 

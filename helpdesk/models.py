@@ -338,6 +338,8 @@ class SLOClock(models.Model):
     class Meta:
         ordering = ["ticket", "metric"]
         verbose_name = "SLO clock"
+        # A Support Manager report (SPEC §1): /staff/slo/attainment/.
+        permissions = [("view_slo_attainment", "Can view the SLO attainment report")]
         constraints = [
             models.UniqueConstraint(
                 fields=["ticket", "metric"], name="one_clock_per_ticket_metric"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -324,6 +324,84 @@ def assign_ticket(ticket: Ticket, assignee: User | None, *, actor: User) -> Tick
     ticket._history_user = actor
     ticket.save(update_fields=["assignee", "updated_at"])
     clocks.follow_assignee(ticket)
+    return ticket
+
+
+# The ticket's details an agent may edit in the console; the summary, description,
+# severity and environment are the customer's words or have their own workflow.
+DETAIL_FIELDS = (
+    "component",
+    "steps_to_reproduce",
+    "urls",
+    "app_ids",
+    "client_ids",
+    "customer_contact",
+)
+
+
+def validate_ticket_details(ticket: Ticket, changes: dict[str, str]) -> None:
+    """Raise one ValidationError naming each field that may not take its new value."""
+    errors: dict[str, list[str]] = {
+        name: ["This field is not edited here."]
+        for name in changes
+        if name not in DETAIL_FIELDS
+    }
+    errors |= secret_errors(changes)
+    if "component" in changes:
+        cap = severity_cap_error(ticket.plan, changes["component"], ticket.severity)
+        if cap:
+            errors.setdefault("component", []).append(
+                f"{cap} Lower the severity first."
+            )
+    if (
+        "customer_contact" in changes
+        and ticket.severity.requires_customer_contact
+        and not changes["customer_contact"].strip()
+    ):
+        errors.setdefault("customer_contact", []).append(
+            f"{ticket.severity} needs a named contact at the customer."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def update_ticket_details(
+    ticket: Ticket, changes: dict[str, str], *, actor: User
+) -> Ticket:
+    """Store an agent's edit of the ticket's details, with history and an event in
+    the conversation; raise PermissionDenied or ValidationError and store nothing."""
+    if not actor.has_perm("helpdesk.change_ticket"):
+        raise PermissionDenied("You may not edit tickets.")
+    ticket = (
+        Ticket.objects.select_for_update()
+        .select_related("plan", "severity")
+        .get(pk=ticket.pk)
+    )
+    changes = {k: v for k, v in changes.items() if getattr(ticket, k, None) != v}
+    if not changes:
+        return ticket
+    validate_ticket_details(ticket, changes)
+    for name, value in changes.items():
+        setattr(ticket, name, value)
+    ticket._history_user = actor
+    ticket.save(update_fields=[*changes, "updated_at"])
+    labels = ", ".join(
+        str(Ticket._meta.get_field(name).verbose_name) for name in changes
+    )
+    post_event(ticket, actor, f"{actor} edited the ticket's details: {labels}.")
+    return ticket
+
+
+@transaction.atomic
+def set_tam_routed(ticket: Ticket, is_tam_routed: bool, *, actor: User) -> Ticket:
+    """Mark or unmark the ticket as routed to the customer's TAM (its TAM SLO)."""
+    if not actor.has_perm("helpdesk.change_ticket"):
+        raise PermissionDenied("You may not edit tickets.")
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    ticket.is_tam_routed = is_tam_routed
+    ticket._history_user = actor
+    ticket.save(update_fields=["is_tam_routed", "updated_at"])
     return ticket
 
 

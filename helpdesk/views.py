@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -494,6 +495,7 @@ def portal_index(request: HttpRequest) -> HttpResponse:
 
 
 @staff_member_required
+@permission_required("helpdesk.view_slo_attainment", raise_exception=True)
 @require_GET
 def slo_attainment(request: HttpRequest) -> HttpResponse:
     """Staff report: SLO attainment per plan, severity, metric and month."""

@@ -2,13 +2,13 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.console import HistoryAdmin, requires
 from accounts.models import validate_time_zone
 from policies.business_time import Schedule
 from policies.models import (
@@ -58,7 +58,7 @@ class HolidayInline(admin.TabularInline):
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(SimpleHistoryAdmin):
+class BusinessCalendarAdmin(HistoryAdmin):
     list_display = ["name", "slug", "kind", "time_zone", "holiday_country"]
     list_filter = ["kind"]
     search_fields = ["name", "slug"]
@@ -104,7 +104,7 @@ class SeverityCapInline(admin.TabularInline):
 
 
 @admin.register(SupportPlan)
-class SupportPlanAdmin(SimpleHistoryAdmin):
+class SupportPlanAdmin(HistoryAdmin):
     list_display = [
         "name",
         "slug",
@@ -200,11 +200,10 @@ class SupportPlanAdmin(SimpleHistoryAdmin):
         }
         return super().changelist_view(request, extra_context)
 
+    @requires("policies.view_supportplan")
     def slo_calculator_view(self, request):
         """Compute both due instants for a plan, severity and opening instant, and
         show the calendar and the intervals counted ("explain this due instant")."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
         form = SLOCalculatorForm(request.GET or None)
         result = clocks = None
         if form.is_bound and form.is_valid():
@@ -269,7 +268,9 @@ class SLOCalculatorForm(forms.Form):
 
 
 @admin.register(SeverityCap)
-class SeverityCapAdmin(SimpleHistoryAdmin):
+class SeverityCapAdmin(HistoryAdmin):
+    service_owned_fields = ()  # a plain edit: reverting is an edit too
+
     list_display = ["component", "max_level", "plan", "reason"]
     list_select_related = ["plan"]
     list_filter = ["plan"]

@@ -18,8 +18,8 @@ from django.forms.models import construct_instance
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.console import HistoryAdmin
 from tam import reports, services
 from tam.models import (
     IN_SCOPE,
@@ -292,7 +292,7 @@ class ContractChangeForm(forms.ModelForm):
 
 
 @admin.register(TAMContract)
-class TAMContractAdmin(SimpleHistoryAdmin):
+class TAMContractAdmin(HistoryAdmin):
     list_display = [
         "organization",
         "status",
@@ -470,7 +470,7 @@ class TAMContractAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(HourBucket)
-class HourBucketAdmin(SimpleHistoryAdmin):
+class HourBucketAdmin(HistoryAdmin):
     list_display = [
         "contract",
         "starts_on",
@@ -550,7 +550,7 @@ class TimeEntryAdminForm(forms.ModelForm):
 
 
 @admin.register(TimeEntry)
-class TimeEntryAdmin(SimpleHistoryAdmin):
+class TimeEntryAdmin(HistoryAdmin):
     """Add ``?ticket=<id>&contract=<id>`` to the add URL to start from a ticket."""
 
     form = TimeEntryAdminForm
@@ -610,7 +610,9 @@ class TimeEntryAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ChangeOrder)
-class ChangeOrderAdmin(SimpleHistoryAdmin):
+class ChangeOrderAdmin(HistoryAdmin):
+    service_owned_fields = ()  # a plain edit: reverting is an edit too
+
     list_display = ["reference", "title", "contract", "status", "approved_on"]
     list_select_related = ["contract__organization"]
     list_filter = ["status"]
@@ -648,7 +650,7 @@ class MeetingRequestAdminForm(forms.ModelForm):
 
 
 @admin.register(Meeting)
-class MeetingAdmin(SimpleHistoryAdmin):
+class MeetingAdmin(HistoryAdmin):
     list_display = ["starts_at", "title", "contract", "kind", "mode", "status", "ics"]
     list_select_related = ["contract__organization"]
     list_filter = ["kind", "mode", "status"]
@@ -702,7 +704,9 @@ class MeetingAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(TAMProfile)
-class TAMProfileAdmin(SimpleHistoryAdmin):
+class TAMProfileAdmin(HistoryAdmin):
+    service_owned_fields = ()  # a plain edit: reverting is an edit too
+
     list_display = ["user", "location", "away_from", "away_until"]
     list_select_related = ["user"]
     list_filter = ["location"]
@@ -710,7 +714,7 @@ class TAMProfileAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(RoutingPreference)
-class RoutingPreferenceAdmin(SimpleHistoryAdmin):
+class RoutingPreferenceAdmin(HistoryAdmin):
     list_display = ["organization", "mode", "updated_at"]
     list_select_related = ["organization"]
     list_filter = ["mode"]

@@ -1,12 +1,15 @@
 """The agent console for tickets: list, page, reply, status, filing on behalf."""
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from helpdesk import services
 from helpdesk.models import Message, Ticket
 from tests.accounts.factories import AgentFactory, SupportAdministratorFactory
+from tests.admin_forms import change_form_data
 from tests.helpdesk.factories import administrator, file_ticket, png
 
 pytestmark = pytest.mark.django_db
@@ -153,3 +156,68 @@ def test_filing_for_someone_who_is_not_an_administrator_there_is_refused(client,
 
     assert "requester" in response.context["adminform"].form.errors
     assert not Ticket.objects.exists()
+
+
+def test_an_edit_of_the_ticket_details_is_stored_with_history(client, agent):
+    ticket = file_ticket()
+    url = reverse("admin:helpdesk_ticket_change", args=[ticket.pk])
+    data = change_form_data(
+        client.get(url),
+        component="Login widget",
+        steps_to_reproduce="1. Open /login\n2. Press Sign in",
+    )
+
+    response = client.post(url, data, follow=True)
+
+    ticket.refresh_from_db()
+    assert ticket.component == "Login widget"
+    assert ticket.steps_to_reproduce.startswith("1. Open /login")
+    assert "changed successfully" in response.content.decode()
+    assert ticket.history.first().history_user == agent
+    event = ticket.messages.get(visibility=Message.Visibility.EVENT)
+    assert "product / component, steps to reproduce" in event.body
+
+
+def test_an_edit_with_a_secret_is_refused_at_its_field_and_nothing_changes(
+    client, agent
+):
+    ticket = file_ticket()
+    url = reverse("admin:helpdesk_ticket_change", args=[ticket.pk])
+    data = change_form_data(
+        client.get(url),
+        component="Login widget",
+        steps_to_reproduce="client_secret=9f8e7d6c5b4a39281706f5e4d3c2b1a0ffeeddcc",
+    )
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200  # the form again, with its errors
+    form = response.context["adminform"].form
+    assert "steps_to_reproduce" in form.errors
+    assert "changed successfully" not in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.component == ""
+    assert ticket.steps_to_reproduce == ""
+
+
+def test_a_ticket_detail_edit_needs_the_change_permission():
+    ticket = file_ticket()
+    viewer = AgentFactory(role="Project Manager")
+
+    with pytest.raises(PermissionDenied):
+        services.update_ticket_details(ticket, {"component": "API"}, actor=viewer)
+
+    ticket.refresh_from_db()
+    assert ticket.component == ""
+
+
+def test_assigning_a_customer_is_refused_at_the_field(client, agent):
+    ticket = file_ticket()
+    url = reverse("admin:helpdesk_ticket_change", args=[ticket.pk])
+    data = change_form_data(client.get(url), assignee=str(ticket.requester.pk))
+
+    response = client.post(url, data)
+
+    assert "assignee" in response.context["adminform"].form.errors
+    ticket.refresh_from_db()
+    assert ticket.assignee is None

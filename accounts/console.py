@@ -1,0 +1,95 @@
+"""What the agent console lets each agent do: one base class for every admin of a
+history-tracked model, and one guard for every custom admin view.
+
+django-simple-history's history form ("revert") saves on POST after checking only the
+*view* permission, and its save is a raw row write that bypasses the services. Here a
+historical record is shown read-only, and reverting is refused unless the user may
+change the row *and* the model has no service-owned fields (rows whose writes go
+through a service with rules and side effects: tickets, escalations, contracts, plans).
+
+Every custom admin URL declares the permission it needs with :func:`requires`; the
+registry test (``tests/accounts/test_console_permissions.py``) walks every admin and
+fails for a custom URL that declares none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from simple_history.admin import SimpleHistoryAdmin
+
+ALL_FIELDS = "__all__"
+
+
+def requires(perm: str, *, model: type[models.Model] | None = None) -> Callable:
+    """Refuse a custom admin view (403) unless the user holds ``perm``.
+
+    ``model`` names the model whose primary key the URL carries, when it is not the
+    admin's own (the registry test uses it to request a real row).
+    """
+
+    def decorate(view):
+        @wraps(view)
+        def guarded(model_admin, request, *args, **kwargs):
+            if not request.user.has_perm(perm):
+                raise PermissionDenied
+            return view(model_admin, request, *args, **kwargs)
+
+        guarded.required_permission = perm
+        guarded.url_model = model
+        return guarded
+
+    return decorate
+
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """The admin of a history-tracked model: its history can be read by whoever may
+    view the row, and reverted only as a plain edit.
+
+    ``service_owned_fields`` lists the fields written only through a service; any
+    (or ``"__all__"``, the default, so a new admin is safe until it says otherwise)
+    makes the history form read-only for everyone, superusers included.
+    """
+
+    service_owned_fields: tuple[str, ...] | str = ALL_FIELDS
+
+    def may_revert(self, request, obj=None) -> bool:
+        return not self.service_owned_fields and self.has_change_permission(
+            request, obj
+        )
+
+    def revert_disabled(self, request, obj=None) -> bool:
+        return not self.may_revert(request, obj)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            obj = self.get_object(request, object_id)
+            if obj is None or not self.may_revert(request, obj):
+                raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def render_history_view(self, request, template, context, **kwargs):
+        """Show the historical record read-only when it may not be reverted."""
+        original = context.get("original")
+        if "adminform" in context and not self.may_revert(request, original):
+            shown = context["adminform"]
+            fields = flatten_fieldsets(shown.fieldsets)
+            context["adminform"] = type(shown)(
+                shown.form,
+                list(shown.fieldsets),
+                {},
+                readonly_fields=fields,
+                model_admin=self,
+            )
+            context.update(
+                change_history=False,
+                revert_disabled=True,
+                has_change_permission=False,
+                has_delete_permission=False,
+                has_add_permission=False,
+            )
+        return super().render_history_view(request, template, context, **kwargs)
