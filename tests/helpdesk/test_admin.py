@@ -221,3 +221,34 @@ def test_assigning_a_customer_is_refused_at_the_field(client, agent):
     assert "assignee" in response.context["adminform"].form.errors
     ticket.refresh_from_db()
     assert ticket.assignee is None
+
+
+def test_every_editable_field_of_the_ticket_page_is_stored(client, agent):
+    """No field on the change form is silently dropped: each is saved or refused."""
+    ticket = file_ticket()
+    url = reverse("admin:helpdesk_ticket_change", args=[ticket.pk])
+    page = client.get(url)
+    form = page.context["adminform"].form
+    new_values = {
+        "assignee": agent.pk,
+        "is_tam_routed": True,
+        "component": "Registration API",
+        "steps_to_reproduce": "1. POST /register",
+        "urls": "https://acme.example/register",
+        "app_ids": "app-123",
+        "client_ids": "client-456",
+        "customer_contact": "Ada, +1 555 0100",
+    }
+    assert set(form.fields) == set(new_values), "a new field needs a value here"
+    data = change_form_data(
+        page,
+        **{k: ("on" if v is True else str(v)) for k, v in new_values.items()},
+    )
+
+    response = client.post(url, data, follow=True)
+
+    assert response.status_code == 200
+    ticket.refresh_from_db()
+    stored = {name: getattr(ticket, name) for name in new_values}
+    stored["assignee"] = ticket.assignee_id
+    assert stored == new_values
