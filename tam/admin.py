@@ -11,15 +11,18 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.forms.models import construct_instance
-from django.urls import reverse
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.console import HistoryAdmin
+from accounts.console import HistoryAdmin, requires
 from tam import reports, services
 from tam.models import (
     IN_SCOPE,
@@ -59,6 +62,54 @@ def _fill(form: forms.ModelForm) -> None:
     """Copy the cleaned data onto the form's instance without validating the model:
     the service that writes the row validates it."""
     form.instance = construct_instance(form, form.instance, form._meta.fields)
+
+
+# --- whose time: the agent field of every form that logs time ---------------------
+
+
+class _OwnTimeWidget(forms.HiddenInput):
+    """The agent field of someone who logs only their own time: their name as text
+    and their own id posted back (``record_time_entry`` refuses any other)."""
+
+    def __init__(self, user, attrs=None) -> None:
+        super().__init__(attrs)
+        self.user_pk = user.pk
+        self.user_label = str(user)
+
+    @property
+    def is_hidden(self) -> bool:
+        return False  # keep the row, its label and its errors on the page
+
+    def render(self, name, value, attrs=None, renderer=None):
+        hidden = super().render(name, self.user_pk, attrs, renderer)
+        return format_html("{}<strong>{}</strong> (you)", hidden, self.user_label)
+
+
+class _AgentFieldMixin:
+    """The agent of a new entry is chosen among agents only, and only by those who
+    may log time for others; anyone else gets their own name, fixed.
+
+    The admin sets ``acting_user`` on the form class it builds for each request
+    (``get_form``, ``get_formset``); the form validates with it and the service
+    checks it again when it writes.
+    """
+
+    acting_user = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("agent")
+        if field is None:  # an existing entry: read-only
+            return
+        field.queryset = services.bookable_agents()
+        if self.acting_user is not None and not services.may_log_time_for_others(
+            self.acting_user
+        ):
+            field.widget = _OwnTimeWidget(self.acting_user)
+            field.help_text = (
+                "You log your own time; a Support Manager logs time in another "
+                "agent's name."
+            )
 
 
 # --- contracts ------------------------------------------------------------------------
@@ -137,7 +188,7 @@ class TimeEntryInline(admin.TabularInline):
         )
 
 
-class NewTimeEntryForm(forms.ModelForm):
+class NewTimeEntryForm(_AgentFieldMixin, forms.ModelForm):
     class Meta:
         model = TimeEntry
         fields = [
@@ -164,6 +215,7 @@ class NewTimeEntryForm(forms.ModelForm):
                 activity=cleaned["activity"],
                 ticket=cleaned.get("ticket"),
                 change_order=cleaned.get("change_order"),
+                acting_user=self.acting_user,
             )
         except ValidationError as exc:
             _form_errors(self, exc)
@@ -188,6 +240,11 @@ class NewTimeEntryInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).none()
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form.acting_user = request.user  # a class built for this request
+        return formset
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -354,6 +411,8 @@ class TAMContractAdmin(HistoryAdmin):
         ),
     ]
     inlines = [HourBucketInline, NewTimeEntryInline, TimeEntryInline]
+    # Adds the "Replace calendar feed link" button for those who may change it.
+    change_form_template = "tam/contract_change_form.html"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = ContractChangeForm if obj is not None else ContractCreationForm
@@ -377,6 +436,45 @@ class TAMContractAdmin(HistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # contracts are history: they end or are cancelled
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:pk>/feed-link/",
+                self.admin_site.admin_view(self.rotate_feed_view),
+                name="tam_tamcontract_rotate_feed",
+            ),
+        ]
+        return own + super().get_urls()
+
+    @requires("tam.change_tamcontract")
+    def rotate_feed_view(self, request, pk: int):
+        """Replace the contract's calendar feed link: a page that says what it does,
+        then a POST (through ``services.rotate_feed_token``)."""
+        contract = get_object_or_404(
+            TAMContract.objects.select_related("organization"), pk=pk
+        )
+        if not self.has_change_permission(request, contract):
+            raise PermissionDenied
+        back = reverse("admin:tam_tamcontract_change", args=[contract.pk])
+        if request.method == "POST":
+            services.rotate_feed_token(contract, acting_user=request.user)
+            self.message_user(
+                request,
+                "The calendar feed link was replaced; the old link no longer works. "
+                "The customer's Support Administrators find the new one on their "
+                "portal TAM page.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Replace the calendar feed link",
+            "opts": self.opts,
+            "original": contract,
+            "back": back,
+        }
+        return TemplateResponse(request, "tam/contract_feed_confirm.html", context)
 
     @admin.display(description="report")
     def report(self, contract: TAMContract) -> str:
@@ -513,7 +611,7 @@ class HourBucketAdmin(HistoryAdmin):
         return reports.hh_mm(max(bucket.allowance_minutes - bucket.used_minutes, 0))
 
 
-class TimeEntryAdminForm(forms.ModelForm):
+class TimeEntryAdminForm(_AgentFieldMixin, forms.ModelForm):
     class Meta:
         model = TimeEntry
         fields = [
@@ -540,6 +638,7 @@ class TimeEntryAdminForm(forms.ModelForm):
                 activity=cleaned["activity"],
                 ticket=cleaned.get("ticket"),
                 change_order=cleaned.get("change_order"),
+                acting_user=self.acting_user,
             )
         except ValidationError as exc:
             _form_errors(self, exc)
@@ -574,6 +673,11 @@ class TimeEntryAdmin(HistoryAdmin):
         if obj is None:
             return []
         return [f.name for f in TimeEntry._meta.fields]  # entries are a ledger
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.acting_user = request.user  # a class built for this request
+        return form
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)

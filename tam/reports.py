@@ -22,8 +22,10 @@ __all__ = [
     "SvgChart",
     "TermTotals",
     "chart_bars",
+    "csv_cell",
     "csv_header",
     "csv_row",
+    "csv_safe",
     "hh_mm",
     "hours",
     "lines_from_rows",
@@ -255,24 +257,53 @@ def csv_header(activities: Sequence[tuple[str, str]]) -> list[str]:
     ]
 
 
-def csv_row(line: ReportLine, activities: Sequence[tuple[str, str]]) -> list[str]:
+CsvCell = str | int | Decimal
+
+
+def csv_row(line: ReportLine, activities: Sequence[tuple[str, str]]) -> list[CsvCell]:
+    """Return one line's CSV cells: text as ``str``, figures as numbers (so that
+    ``csv_safe`` escapes the text and leaves the figures alone)."""
     f = line.figures
     return [
         line.organization,
-        str(line.contract_id),
+        line.contract_id,
         line.starts_on.isoformat(),
         line.ends_on.isoformat(),
         line.tam,
-        str(hours(f.allotted)),
-        str(hours(f.rollover)),
-        str(hours(f.allowance)),
-        str(hours(f.used)),
-        str(hours(f.remaining)),
-        str(hours(f.over)),
-        str(hours(f.change_order)),
-        *(str(hours(line.by_activity.get(value, 0))) for value, _ in activities),
+        hours(f.allotted),
+        hours(f.rollover),
+        hours(f.allowance),
+        hours(f.used),
+        hours(f.remaining),
+        hours(f.over),
+        hours(f.change_order),
+        *(hours(line.by_activity.get(value, 0)) for value, _ in activities),
         "; ".join(f"{name}: {hours(m)}" for name, m in line.agents_sorted),
     ]
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV
+# Injection"): =HYPERLINK(...) in an organisation's name would run on the
+# manager's machine when the export is opened.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: CsvCell | None) -> CsvCell | None:
+    """Return a cell safe to open in a spreadsheet.
+
+    Text (``str``) that starts with a formula trigger gets a leading single quote,
+    which spreadsheets show as text; numbers are figures and stay numbers:
+    '=SUM(A1)' -> "'=SUM(A1)", '-x' -> "'-x", 'Acme' -> 'Acme',
+    Decimal('-3.50') -> Decimal('-3.50').
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return f"'{value}"
+    return value
+
+
+def csv_safe(row: Iterable[CsvCell | None]) -> list[CsvCell | None]:
+    """Return ``row`` with every text cell made safe by ``csv_cell``."""
+    return [csv_cell(value) for value in row]
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,31 @@
 """TAM pages: the staff hours reports (``/staff/tam/``) and the customer's TAM page
 in the portal (``/portal/tam/``). Views parse input, call one service or report
 query, and map refusals onto messages.
+
+Every CSV goes out through ``_csv_response``, whose writer escapes text cells that a
+spreadsheet would run as formulas (``reports.csv_safe``).
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+from collections.abc import Iterable
 from datetime import date
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import User
 from accounts.rules import may_file_tickets
 from helpdesk.models import Ticket
 from helpdesk.views import portal_view, refuse
@@ -79,10 +85,22 @@ def month_report(request: HttpRequest, year: int, month: int) -> HttpResponse:
     )
 
 
-def _csv_response(filename: str) -> tuple[HttpResponse, csv.writer]:
+class _SafeCsvWriter:
+    """A ``csv.writer`` that passes every row through ``reports.csv_safe``: text
+    cells starting with = + - @ tab or CR get a leading quote, numbers stay as
+    they are. Rows hold text as ``str`` and figures as numbers for that reason."""
+
+    def __init__(self, out) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: Iterable[reports.CsvCell | None]) -> None:
+        self._writer.writerow(reports.csv_safe(row))
+
+
+def _csv_response(filename: str) -> tuple[HttpResponse, _SafeCsvWriter]:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response, csv.writer(response)
+    return response, _SafeCsvWriter(response)
 
 
 @staff_report_view
@@ -196,6 +214,33 @@ def meeting_ics(request: HttpRequest, pk: int) -> HttpResponse:
 # --- staff: logging time from a ticket ----------------------------------------------
 
 
+class LogTimeForm(TimeEntryForm):
+    """The ticket page's form, with whose time it is.
+
+    A Support Manager (or a superuser) chooses among the agents; anyone else logs
+    their own time, so the field is a hidden input holding their id and the page
+    shows their name. Another id posted anyway reaches ``record_time_entry``,
+    which refuses it on the ``agent`` field.
+    """
+
+    agent = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        empty_label=None,
+        error_messages={
+            "invalid_choice": "Choose an active agent: time is logged for agents only."
+        },
+    )
+    field_order = ["agent"]
+
+    def __init__(self, *args, may_choose_agent: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        agent = self.fields["agent"]
+        agent.queryset = services.bookable_agents()
+        if not may_choose_agent:
+            agent.widget = forms.HiddenInput()
+
+
 @staff_member_required
 @permission_required("tam.add_timeentry", raise_exception=True)
 @require_http_methods(["GET", "POST"])
@@ -210,17 +255,24 @@ def log_time(request: HttpRequest, ticket_pk: int) -> HttpResponse:
     if contract is None:
         messages.error(request, f"{ticket.organization} has no TAM contract today.")
         return redirect(back)
-    form = TimeEntryForm(
+    may_choose_agent = services.may_log_time_for_others(request.user)
+    form = LogTimeForm(
         request.POST or None,
         contract=contract,
-        initial={"worked_on": today, "activity": Activity.TICKETS},
+        may_choose_agent=may_choose_agent,
+        initial={
+            "worked_on": today,
+            "activity": Activity.TICKETS,
+            "agent": request.user.pk,
+        },
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        agent = data["agent"] or request.user  # no choice posted: one's own time
         try:
             entry = services.record_time_entry(
                 contract,
-                agent=request.user,
+                agent=agent,
                 worked_on=data["worked_on"],
                 minutes=data["minutes"],
                 activity=data["activity"],
@@ -238,15 +290,23 @@ def log_time(request: HttpRequest, ticket_pk: int) -> HttpResponse:
                 if entry.is_best_effort
                 else ""
             )
+            whose = "" if agent == request.user else f" for {agent}"
             messages.success(
                 request,
-                f"Logged {reports.hh_mm(entry.minutes)} h on {ticket.reference}{note}.",
+                f"Logged {reports.hh_mm(entry.minutes)} h{whose} on "
+                f"{ticket.reference}{note}.",
             )
             return redirect(back)
     return render(
         request,
         "tam/log_time.html",
-        {"form": form, "ticket": ticket, "contract": contract, "back": back},
+        {
+            "form": form,
+            "ticket": ticket,
+            "contract": contract,
+            "back": back,
+            "may_choose_agent": may_choose_agent,
+        },
     )
 
 
@@ -266,10 +326,20 @@ def _portal_contract(request: HttpRequest) -> TAMContract | None:
     )
 
 
+ROTATE_FEED = "rotate-feed"
+
+
 @portal_view
-@require_GET
+@require_http_methods(["GET", "POST"])
 def portal_tam(request: HttpRequest) -> HttpResponse:
-    """Show the customer their TAM, the term's hours month by month and meetings."""
+    """Show the customer their TAM, the term's hours month by month and meetings.
+
+    A POST with ``action=rotate-feed`` replaces the contract's calendar link.
+    """
+    if request.method == "POST":
+        if request.POST.get("action") != ROTATE_FEED:
+            return HttpResponseBadRequest("Unknown action.")
+        return _portal_rotate_feed(request)
     contract = _portal_contract(request)
     if contract is None:
         return render(request, "tam/portal_tam.html", {"contract": None})
@@ -300,6 +370,30 @@ def portal_tam(request: HttpRequest) -> HttpResponse:
             "time_zone": request.organization.time_zone,
         },
     )
+
+
+def _portal_rotate_feed(request: HttpRequest) -> HttpResponse:
+    """Replace the calendar link of one of the organisation's contracts; another
+    organisation's contract is not found."""
+    try:
+        pk = int(request.POST.get("contract", ""))
+    except ValueError:
+        return HttpResponseBadRequest("Say which contract's link to replace.")
+    contract = get_object_or_404(
+        TAMContract.objects.select_related("organization"),
+        pk=pk,
+        organization=request.organization,
+    )
+    try:
+        services.rotate_feed_token(contract, acting_user=request.user)
+    except PermissionDenied as exc:
+        return refuse(request, str(exc))
+    messages.success(
+        request,
+        "The calendar link was replaced and the old one no longer works. Subscribe "
+        "your calendar apps again with the new link below.",
+    )
+    return redirect(f"{reverse('portal:tam')}#feed-url")
 
 
 @portal_view

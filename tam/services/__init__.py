@@ -11,7 +11,10 @@ Import from ``tam.services``; the rules are grouped by subject:
 - ``renewal``: activation, automatic renewal, the grace period and written notices
   (``renew_due_contracts``, ``record_notice``).
 - ``hours``: time entries against the monthly buckets (``validate_time_entry``,
-  ``record_time_entry``).
+  ``record_time_entry``) and whose time an agent may log (``bookable_agents``,
+  ``may_log_time_for_others``).
+- ``feed``: the secret link of a contract's calendar feed (``rotate_feed_token``,
+  ``may_rotate_feed_token``).
 - ``meetings``: planned and requested meetings (``generate_meetings``,
   ``validate_meeting_request``, ``request_meeting``, ``cancel_meeting``).
 - ``changes``: changing who works a contract and whether it renews
@@ -38,7 +41,14 @@ from tam.services.contracts import (
     unused_minutes,
     validate_contract,
 )
-from tam.services.hours import record_time_entry, validate_time_entry
+from tam.services.feed import may_rotate_feed_token, rotate_feed_token
+from tam.services.hours import (
+    bookable_agents,
+    is_agent,
+    may_log_time_for_others,
+    record_time_entry,
+    validate_time_entry,
+)
 from tam.services.meetings import (
     cancel_meeting,
     earliest_meeting_day,
@@ -53,6 +63,7 @@ from tam.services.routing import set_routing, support_managers
 __all__ = [
     "IN_SCOPE",
     "ContractDraft",
+    "bookable_agents",
     "cancel_meeting",
     "change_contract",
     "create_contract",
@@ -60,11 +71,15 @@ __all__ = [
     "earliest_start",
     "generate_meetings",
     "hours_remain",
+    "is_agent",
+    "may_log_time_for_others",
+    "may_rotate_feed_token",
     "previous_month",
     "record_notice",
     "record_time_entry",
     "renew_due_contracts",
     "request_meeting",
+    "rotate_feed_token",
     "send_monthly_hours_report",
     "set_routing",
     "should_route_to_tam",

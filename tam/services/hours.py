@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 
+from accounts import roles
+from accounts.models import User
 from tam import rules
 from tam.models import (
     IN_SCOPE,
@@ -19,12 +22,69 @@ from tam.models import (
     TimeEntry,
 )
 from tam.routing import used_minutes
-from tam.services._common import _raise
+from tam.services._common import _in_role, _raise
 from tam.signals import bucket_exhausted
 
 if TYPE_CHECKING:
-    from accounts.models import User
     from helpdesk.models import Ticket
+
+
+def bookable_agents() -> QuerySet[User]:
+    """Return whom time can be logged for: active staff users in an agent role.
+
+    Customers, deactivated agents and staff accounts without a role are never
+    listed (the choice lists of the console and the ticket page use this).
+    """
+    return (
+        User.objects.filter(
+            is_active=True, is_staff=True, groups__name__in=roles.AGENT_ROLES
+        )
+        .distinct()
+        .order_by("full_name", "email")
+    )
+
+
+def is_agent(user: User | None) -> bool:
+    """Return whether ``user`` is an active agent in one of the agent roles."""
+    if user is None or not user.is_active or not user.is_staff:
+        return False
+    return user.groups.filter(name__in=roles.AGENT_ROLES).exists()
+
+
+def may_log_time_for_others(user: User | None) -> bool:
+    """Return whether ``user`` may log time in another agent's name: Support
+    Managers and superusers; everyone else logs only their own time."""
+    if user is None or not user.is_active:
+        return False
+    return user.is_superuser or _in_role(user, roles.SUPPORT_MANAGER)
+
+
+def _agent_violation(agent: User, acting_user: User | None) -> ValidationError | None:
+    if not is_agent(agent):
+        return ValidationError(
+            {
+                "agent": ValidationError(
+                    f"Only agents log TAM time: {agent} is not an active agent in "
+                    "an agent role.",
+                    code="not-an-agent",
+                )
+            }
+        )
+    if (
+        acting_user is not None
+        and acting_user.pk != agent.pk
+        and not may_log_time_for_others(acting_user)
+    ):
+        return ValidationError(
+            {
+                "agent": ValidationError(
+                    f"You may log only your own time, not {agent}'s; a Support "
+                    "Manager logs time in another agent's name.",
+                    code="someone-elses-time",
+                )
+            }
+        )
+    return None
 
 
 def validate_time_entry(
@@ -36,9 +96,15 @@ def validate_time_entry(
     activity: str,
     ticket: Ticket | None = None,
     change_order: ChangeOrder | None = None,
+    acting_user: User | None = None,
 ) -> None:
     """Raise a ValidationError naming every rule a time entry breaks (no locks: the
-    admin form calls it, ``record_time_entry`` checks the term again under lock)."""
+    admin form calls it, ``record_time_entry`` checks the term again under lock).
+
+    The agent is an active agent in an agent role, and it is ``acting_user``
+    themself unless ``acting_user`` is a Support Manager or a superuser. Without an
+    ``acting_user`` the agent is taken to log their own time.
+    """
     violations: list[ValidationError] = []
     if not 0 < minutes <= 24 * 60:
         violations.append(
@@ -78,8 +144,9 @@ def validate_time_entry(
         violations.append(
             ValidationError({"ticket": "The ticket belongs to another organisation."})
         )
-    if not agent.is_staff:
-        violations.append(ValidationError({"agent": "Only agents log TAM time."}))
+    agent_violation = _agent_violation(agent, acting_user)
+    if agent_violation is not None:
+        violations.append(agent_violation)
     term = _term_violation(contract, worked_on)
     if term is not None:
         violations.append(term)
@@ -122,6 +189,11 @@ def record_time_entry(
 ) -> TimeEntry:
     """Log an agent's time on a contract; return the entry.
 
+    ``acting_user`` is who books it (the history records them): an agent logs their
+    own time, a Support Manager or a superuser may log anyone's. Every page that
+    books time passes the logged-in user; ``None`` means the agent books their own
+    time (scripts and imports run in the agent's name).
+
     In-scope work draws down the month's bucket; the part beyond the allowance is
     kept and marked best effort. The contract and bucket rows are locked while the
     month's total is read, so concurrent entries queue up instead of both seeing
@@ -137,6 +209,7 @@ def record_time_entry(
         activity=activity,
         ticket=ticket,
         change_order=change_order,
+        acting_user=acting_user,
     )
     contract = TAMContract.objects.select_for_update().get(pk=contract.pk)
     late = _term_violation(contract, worked_on)  # the sweep may have run meanwhile

@@ -4,11 +4,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts import roles
 from tam.models import HourBucket, Meeting, TAMContract, TimeEntry
-from tests.accounts.factories import AgentFactory, OrganizationFactory
+from tests.accounts.factories import AgentFactory, OrganizationFactory, UserFactory
 from tests.helpdesk.factories import administrator, file_ticket
 from tests.tam.factories import contract, project_manager, tam
 
@@ -216,3 +217,168 @@ def test_logging_time_needs_the_permission(client):
     response = client.get(reverse("tam:log_time", args=[ticket.pk]))
 
     assert response.status_code == 403
+
+
+# --- whose time: an agent logs their own, a Support Manager anyone's ---------------
+
+
+def _entry_form(signed, agent, **overrides):
+    return {
+        "contract": signed.pk,
+        "worked_on": "2027-02-10",
+        "agent": agent.pk,
+        "minutes": "60",
+        "activity": "configuration",
+        "note": "",
+    } | overrides
+
+
+def test_a_tam_logs_only_their_own_time_in_the_console(client):
+    signed = contract()
+    url = reverse("admin:tam_timeentry_add")
+    client.force_login(signed.tam)
+
+    page = client.get(url)
+    refused = client.post(url, _entry_form(signed, signed.backup_tam))
+    nothing_stored = TimeEntry.objects.count()
+    own = client.post(url, _entry_form(signed, signed.tam))
+
+    assert '<select name="agent"' not in page.content.decode()
+    assert f"<strong>{signed.tam}</strong> (you)" in page.content.decode()
+    assert refused.status_code == 200
+    assert "You may log only your own time" in refused.content.decode()
+    assert nothing_stored == 0
+    assert own.status_code == 302
+    assert TimeEntry.objects.get().agent == signed.tam
+
+
+def test_a_support_manager_books_time_for_an_agent_chosen_among_agents(
+    manager_client,
+):
+    signed = contract()
+    customer = UserFactory(full_name="Carol Customer")
+    url = reverse("admin:tam_timeentry_add")
+
+    page = manager_client.get(url)
+    customer_refused = manager_client.post(url, _entry_form(signed, customer))
+    response = manager_client.post(url, _entry_form(signed, signed.backup_tam))
+
+    choices = set(page.context["adminform"].form.fields["agent"].queryset)
+    assert signed.tam in choices
+    assert customer not in choices
+    assert "Carol Customer" not in page.content.decode()
+    assert customer_refused.status_code == 200
+    assert response.status_code == 302
+    entry = TimeEntry.objects.get()
+    assert entry.agent == signed.backup_tam
+    assert entry.history.get().history_user == page.wsgi_request.user
+
+
+def test_the_log_time_inline_fixes_the_agent_for_anyone_but_a_manager(client):
+    signed = contract()
+    # A TAM who may also change contracts is still not a manager.
+    signed.tam.user_permissions.add(
+        Permission.objects.get(codename="change_tamcontract")
+    )
+    client.force_login(signed.tam)
+    url = reverse("admin:tam_tamcontract_change", args=[signed.pk])
+    page = client.get(url)
+    form = page.context["adminform"].form
+    data = {
+        name: (value.pk if hasattr(value, "pk") else value)
+        for name, value in form.initial.items()
+        if name in form.fields and value is not None and name != "notice_document"
+    }
+    data["auto_renew"] = "on"
+    data.update(_inline_data(page))
+    prefix = next(
+        f.formset.prefix
+        for f in page.context["inline_admin_formsets"]
+        if f.opts.__class__.__name__ == "NewTimeEntryInline"
+    )
+    data.update(
+        {
+            f"{prefix}-0-worked_on": "2027-02-10",
+            f"{prefix}-0-agent": signed.backup_tam.pk,
+            f"{prefix}-0-minutes": "60",
+            f"{prefix}-0-activity": "configuration",
+        }
+    )
+
+    response = client.post(url, data)
+
+    assert f"<strong>{signed.tam}</strong> (you)" in page.content.decode()
+    assert response.status_code == 200
+    assert "You may log only your own time" in response.content.decode()
+    assert TimeEntry.objects.count() == 0
+
+
+def test_a_tam_cannot_log_time_for_another_agent_from_the_ticket_page(client):
+    admin = administrator()
+    signed = contract(admin.organization)
+    ticket = file_ticket(admin, environment="deployment")
+    url = reverse("tam:log_time", args=[ticket.pk])
+
+    with time_machine.travel(DURING_TERM, tick=False):
+        client.force_login(signed.tam)
+        page = client.get(url)
+        refused = client.post(
+            url,
+            {
+                "agent": signed.backup_tam.pk,
+                "worked_on": "2027-03-10",
+                "minutes": "45",
+                "activity": "tickets",
+            },
+        )
+
+    assert '<select name="agent"' not in page.content.decode()
+    assert f'<strong id="own-agent">{signed.tam}</strong>' in page.content.decode()
+    assert refused.status_code == 200
+    assert "You may log only your own time" in refused.content.decode()
+    assert TimeEntry.objects.count() == 0
+
+
+def test_a_support_manager_logs_time_for_an_agent_from_the_ticket_page(client):
+    admin = administrator()
+    signed = contract(admin.organization)
+    ticket = file_ticket(admin, environment="deployment")
+    manager = AgentFactory(role=roles.SUPPORT_MANAGER)
+    url = reverse("tam:log_time", args=[ticket.pk])
+
+    with time_machine.travel(DURING_TERM, tick=False):
+        client.force_login(manager)
+        page = client.get(url)
+        customer = client.post(
+            url,
+            {
+                "agent": admin.user.pk,
+                "worked_on": "2027-03-10",
+                "minutes": "45",
+                "activity": "tickets",
+            },
+        )
+        response = client.post(
+            url,
+            {
+                "agent": signed.tam.pk,
+                "worked_on": "2027-03-10",
+                "minutes": "45",
+                "activity": "tickets",
+            },
+            follow=True,
+        )
+
+    assert '<select name="agent"' in page.content.decode()
+    assert set(page.context["form"].fields["agent"].queryset) == {
+        signed.tam,
+        signed.backup_tam,
+        manager,
+    }
+    assert "time is logged for agents only" in customer.content.decode()
+    entry = TimeEntry.objects.get()
+    assert (entry.agent, entry.ticket) == (signed.tam, ticket)
+    assert entry.history.get().history_user == manager
+    assert f"Logged 0:45 h for {signed.tam} on {ticket.reference}" in (
+        response.content.decode()
+    )

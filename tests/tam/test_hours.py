@@ -4,12 +4,14 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
+from accounts import roles
 from tam import routing, services
 from tam.models import TimeEntry
 from tam.signals import bucket_exhausted
-from tests.accounts.factories import OrganizationFactory, UserFactory
+from tests.accounts.factories import AgentFactory, OrganizationFactory, UserFactory
 from tests.helpdesk.factories import administrator, file_ticket
 from tests.tam.factories import ChangeOrderFactory, contract
 
@@ -163,3 +165,69 @@ def test_only_agents_log_time(signed):
 
 def test_hours_remain_is_false_without_a_contract():
     assert not routing.hours_remain(OrganizationFactory(), date(2027, 2, 10))
+
+
+# --- whose time: an agent logs their own, a Support Manager anyone's ---------------
+
+
+def test_an_agent_cannot_log_time_in_another_agents_name(signed):
+    with pytest.raises(ValidationError) as refused:
+        log(signed, 30, agent=signed.backup_tam, acting_user=signed.tam)
+
+    message = refused.value.error_dict["agent"][0].message
+    assert message.startswith("You may log only your own time")
+    assert TimeEntry.objects.count() == 0
+
+
+@pytest.mark.parametrize("who", ["manager", "superuser"])
+def test_a_support_manager_or_superuser_logs_time_for_an_agent(signed, who):
+    if who == "manager":
+        actor = AgentFactory(role=roles.SUPPORT_MANAGER)
+    else:
+        actor = AgentFactory(is_superuser=True)
+
+    entry = log(signed, 30, agent=signed.backup_tam, acting_user=actor)
+
+    assert entry.agent == signed.backup_tam
+    assert entry.history.get().history_user == actor
+
+
+def test_an_agent_logs_their_own_time_and_the_history_names_them(signed):
+    entry = log(signed, 30, acting_user=signed.tam)
+
+    assert entry.history.get().history_user == signed.tam
+
+
+@pytest.mark.parametrize(
+    "who", ["customer", "no role", "inactive agent", "inactive manager"]
+)
+def test_time_is_logged_for_active_agents_in_a_role_only(signed, who):
+    manager = AgentFactory(role=roles.SUPPORT_MANAGER)
+    if who == "customer":
+        agent = UserFactory()
+    elif who == "no role":
+        agent = AgentFactory()
+    elif who == "inactive agent":
+        agent = AgentFactory(role=roles.TAM, is_active=False)
+    else:
+        agent, manager.is_active = signed.backup_tam, False
+        manager.save(update_fields=["is_active"])
+
+    with pytest.raises(ValidationError) as refused:
+        log(signed, 30, agent=agent, acting_user=manager)
+
+    assert "agent" in refused.value.error_dict
+    assert TimeEntry.objects.count() == 0
+
+
+def test_the_choice_of_agents_lists_agents_only(signed):
+    UserFactory(full_name="Carol Customer")
+    AgentFactory(full_name="Nora No-Role")
+    AgentFactory(role=roles.TAM, full_name="Gone Agent", is_active=False)
+    manager = AgentFactory(role=roles.SUPPORT_MANAGER, full_name="Morgan Lead")
+    manager.groups.add(Group.objects.get(name=roles.TAM))  # two roles, listed once
+
+    listed = list(services.bookable_agents())
+
+    assert listed.count(manager) == 1
+    assert {signed.tam, signed.backup_tam, manager} == set(listed)

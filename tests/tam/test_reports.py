@@ -4,6 +4,7 @@ a constant number of queries, and the monthly e-mail to the Support Managers."""
 import csv
 import io
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -106,7 +107,8 @@ def test_the_report_takes_three_queries_however_many_entries(
     with django_assert_num_queries(3):
         report_queries.month_report(FEBRUARY)
     for day in range(9, 28):
-        log(world["acme"], AgentFactory(), date(2027, 2, day), 15, Activity.POC)
+        agent = AgentFactory(role=roles.SUPPORT_ENGINEER)
+        log(world["acme"], agent, date(2027, 2, day), 15, Activity.POC)
     with django_assert_num_queries(3):
         report = report_queries.month_report(FEBRUARY)
     assert len(report.lines[0].by_agent) == 2 + 19
@@ -338,3 +340,63 @@ def test_the_monthly_task_wraps_the_service(world, manager):
         result = tasks.send_monthly_hours_report.delay().get()
 
     assert result["queued"] == 1
+
+
+# --- CSV cells a spreadsheet would run as formulas ---------------------------------
+
+FORMULA_NAMES = ["+cmd", "-x", "@SUM", "\tx", "\rx"]
+
+
+def test_text_cells_that_start_a_formula_are_escaped_and_numbers_are_not(
+    client, manager
+):
+    rogue = contract(
+        OrganizationFactory(name='=HYPERLINK("https://evil.example","Click")'),
+        hours_per_month=10,
+    )
+    for n, name in enumerate(FORMULA_NAMES):
+        agent = tam(user__full_name=name)
+        signed = contract(
+            OrganizationFactory(name=f"Customer {n}"), tam=agent, hours_per_month=10
+        )
+        log(signed, agent, date(2027, 2, 3), 60, Activity.CONFIGURATION)
+    log(rogue, rogue.tam, date(2027, 2, 3), 30, Activity.TRAINING)
+    client.force_login(manager)
+
+    month = client.get(reverse("tam:month_csv", args=[2027, 2]))
+    term = client.get(reverse("tam:contract_csv", args=[rogue.pk]))
+
+    rows = list(csv.DictReader(io.StringIO(month.content.decode(), newline="")))
+    by_org = {row["organisation"]: row for row in rows}
+    assert by_org['\'=HYPERLINK("https://evil.example","Click")']["used h"] == "0.50"
+    for n, name in enumerate(FORMULA_NAMES):
+        row = by_org[f"Customer {n}"]
+        assert row["TAM"] == f"'{name}"
+        assert row["hours by agent"] == f"'{name}: 1.00"
+        assert row["used h"] == "1.00"  # figures are not text
+    term_rows = list(csv.reader(io.StringIO(term.content.decode(), newline="")))
+    assert term_rows[1][0].startswith("'=HYPERLINK(")
+    assert term_rows[-1][0] == "TERM TOTAL"
+    cells = [cell for row in rows for cell in row.values()]
+    assert not [c for c in cells if c.startswith(reports.FORMULA_TRIGGERS)]
+
+
+@pytest.mark.parametrize(
+    ("value", "safe"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+cmd", "'+cmd"),
+        ("-x", "'-x"),
+        ("-3.5", "'-3.5"),  # text that looks like a number is still text
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("Acme = fine", "Acme = fine"),
+        ("", ""),
+        (Decimal("-3.50"), Decimal("-3.50")),
+        (-3, -3),
+        (None, None),
+    ],
+)
+def test_csv_cell(value, safe):
+    assert reports.csv_cell(value) == safe
