@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
+from helpdesk import pdf_text
 from helpdesk.secrets_guard import explain, find_secrets
 
 # Detected by their magic bytes (the `filetype` package).
@@ -22,6 +23,7 @@ BINARY_TYPES = {
     "application/pdf": "PDF document",
 }
 TEXT_TYPE = "text/plain"
+PDF_TYPE = "application/pdf"
 _SNIFF_BYTES = 8192
 
 
@@ -45,6 +47,10 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
     ValidationError that names the file and says what is allowed."""
     name = upload.name or "file"
     size = upload.size or 0
+    # helpdesk.uploads.RefusedUpload: dropped while it streamed in, with the reason.
+    refusal = getattr(upload, "refusal", None)
+    if refusal:
+        raise ValidationError(refusal, code="too_large")
     if size > max_bytes():
         raise ValidationError(
             f"{name} is {filesizeformat(size)}; attachments may be at most "
@@ -64,6 +70,8 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
                 f"attached. Allowed: {describe_allowed()}.",
                 code="type",
             )
+        if kind.mime == PDF_TYPE:
+            _check_pdf_text(upload, name)
         return CheckedUpload(upload, kind.mime, size)
     if not _is_text(head):
         raise ValidationError(
@@ -94,6 +102,37 @@ def check_uploads(uploads: list[UploadedFile]) -> list[CheckedUpload]:
     if errors:
         raise ValidationError(errors)
     return checked
+
+
+def _check_pdf_text(upload: UploadedFile, name: str) -> None:
+    """Raise a ValidationError if a PDF's text carries a secret, page by page, or if
+    a password keeps us from reading it.
+
+    Only the first pdf_text.MAX_PAGES pages are read. A file pypdf cannot open is
+    scanned as raw bytes instead, where uncompressed text still shows.
+    """
+    data = upload.read()
+    upload.seek(0)
+    try:
+        pages = pdf_text.extract_pages(data)
+    except pdf_text.PdfLockedError:
+        raise ValidationError(
+            f"{name} is protected by a password, so we cannot check it for keys and "
+            "secrets. Attach a copy without the password, or paste the part we need "
+            "as text.",
+            code="encrypted",
+        ) from None
+    except pdf_text.PdfUnreadableError:
+        texts = {name: data.decode("utf-8", errors="replace")}
+    else:
+        texts = {f"page {n} of {name}": text for n, text in enumerate(pages, start=1)}
+    errors = [
+        ValidationError(explain(findings, where=where), code="secret")
+        for where, text in texts.items()
+        if (findings := find_secrets(text))
+    ]
+    if errors:
+        raise ValidationError(errors)
 
 
 def _is_text(head: bytes) -> bool:

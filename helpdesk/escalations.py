@@ -14,6 +14,7 @@ from accounts.models import User
 from accounts.rules import may_file_tickets
 from helpdesk.emails import queue_email
 from helpdesk.models import Escalation, Ticket
+from helpdesk.secrets_guard import secret_errors
 from helpdesk.services import post_event
 
 # The checks of SPEC §6, in order: field prefix and what it means.
@@ -56,6 +57,8 @@ def request_escalation(
         raise ValidationError("A closed ticket cannot be escalated; file a new one.")
     if not reason.strip():
         raise ValidationError({"reason": ["Say what is not progressing as expected."]})
+    if errors := secret_errors({"reason": reason}):  # e-mailed to the managers
+        raise ValidationError(errors)
     if ticket.is_escalated:
         raise ValidationError(f"{ticket.reference} is already escalated.")
     try:
@@ -117,6 +120,8 @@ def record_check(
         raise ValidationError("Only support staff record de-escalation checks.")
     if not note.strip():
         raise ValidationError({"note": [f"Note how {CHECKS[check]}."]})
+    if errors := secret_errors({"note": note}):
+        raise ValidationError(errors)
     escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
     if not escalation.is_open:
         raise ValidationError("This escalation has ended.")

@@ -1,8 +1,10 @@
 """Refuse ticket text that carries credentials (SPEC §4, "Secrets guard").
 
-Ticket summaries, descriptions, replies and text attachments are stored and e-mailed
-to everyone following the ticket, so they must never carry an API key, a client
-secret, a private key or a bearer token. Support already has these values and will
+Ticket summaries, descriptions, replies, text attachments and the text of PDF
+attachments (``helpdesk/pdf_text.py``) are stored and e-mailed to everyone following
+the ticket, and so are severity-change and escalation reasons, de-escalation notes and
+TAM meeting titles and locations: they must never carry an API key, a client secret,
+a private key or a bearer token. Support already has these values and will
 never ask for them (the Janrain support procedures say so in as many words).
 
 This module only detects and explains; callers refuse the input before anything is
@@ -11,24 +13,38 @@ stored or sent. It is pure: no ORM, no settings, no I/O.
 Detection, in order of precedence when two rules hit the same characters:
 
 1. detect-secrets' provider plugins (private key headers, AWS, GitHub, GitLab, Slack,
-   Stripe, SendGrid, Discord, Square, Azure, PyPI), plus our own patterns for JWTs
-   (checked with detect-secrets' JWT validator) and token prefixes the plugins miss
-   (``github_pat_``, ``AIza``, ``sk_test_``, ``sk-`` OpenAI keys, ``npm_``, any
-   ``BEGIN ... PRIVATE KEY``, even with nothing after the BEGIN line).
+   Stripe, SendGrid, Discord, Square, PyPI), plus our own patterns for JWTs (checked
+   with detect-secrets' JWT validator) and token prefixes the plugins miss
+   (``github_pat_``, ``AIza`` and ``GOCSPX-``, ``sk_test_``, ``sk-`` OpenAI keys,
+   ``npm_``, Slack ``xapp-``/``xoxe-`` and webhook URLs, any ``BEGIN ... PRIVATE
+   KEY``, even with nothing after the BEGIN line), Azure SAS signatures (``sig=``
+   next to ``se=``/``sv=``/``skn=``) and connection-string keys (``AccountKey=``,
+   ``SharedAccessKey=``, ``AccessKey=``).
 2. ``Authorization:`` header values, ``bearer <long token>`` in prose, and
-   ``scheme://user:password@host`` URLs (detect-secrets' basic-auth plugin).
-   Placeholders (``<token>``, ``YOUR_ACCESS_TOKEN``, ``xxxx``) pass.
+   ``scheme://user:password@host`` URLs (also ``redis://:password@host`` and
+   passwords with ``!``, ``$`` or ``*``). Placeholders (``<token>``,
+   ``YOUR_ACCESS_TOKEN``, ``xxxx``) pass.
 3. A keyword (client secret, API key, secret, password, token, private key) followed
    by a value. After ``=``, ``:=``, ``=>``, a JSON/YAML/XML key or a header, any
    value counts unless it is a placeholder (``<redacted>``, ``XXXX``, ``${API_KEY}``,
    ``os.environ[...]``, ``true``), a URL, a path or an e-mail address. In prose ("our
    client secret is ...", "API key - ...") only a value that looks generated does:
-   letters and digits, long enough, not too repetitive (Shannon entropy).
+   letters and digits, long enough, not too repetitive (Shannon entropy). On the line
+   after an empty ``client_secret=`` or ``client_secret:``, a value counts only if it
+   looks generated too and is not the next label ("host: db2").
+
+A value wrapped over two or more lines (by a mail client, a terminal, a narrow page)
+is found too: the text is scanned again with such line breaks removed, and a finding
+counts there only if its value spans a removed break, does not join two plain words
+("token = None" + "if ...") and overlaps no finding of the text as written. A break
+is removed between two token characters, unless the next line starts with a label
+("2024-05-01T12:00", "host=db"), so a log's lines and a config file's keys stay apart.
 
 Every rule is a bounded or lookbehind-anchored regular expression, so a scan is
-linear in the length of the text. IDs are never flagged on their own: a value counts
-only when its shape (a provider prefix) or its label says it is a credential, which
-is what lets App IDs, client IDs, UUIDs, commit SHAs and trace ids through.
+linear in the length of the text (the tests compare two sizes rather than time one).
+IDs are never flagged on their own: a value counts only when its shape (a provider
+prefix) or its label says it is a credential, which is what lets App IDs, client
+IDs, UUIDs, commit SHAs and trace ids through.
 """
 
 from __future__ import annotations
@@ -36,15 +52,14 @@ from __future__ import annotations
 import math
 import re
 import string
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from itertools import accumulate
 
 from detect_secrets.plugins.aws import AWSKeyDetector
-from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
 from detect_secrets.plugins.base import RegexBasedDetector
-from detect_secrets.plugins.basic_auth import BasicAuthDetector
 from detect_secrets.plugins.discord import DiscordBotTokenDetector
 from detect_secrets.plugins.github_token import GitHubTokenDetector
 from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
@@ -63,6 +78,7 @@ __all__ = [
     "explain",
     "find_secrets",
     "scan_bytes",
+    "secret_errors",
     "validate_no_secrets",
 ]
 
@@ -98,6 +114,9 @@ _SPECIFIC, _HEADER, _KEYWORD = 0, 1, 2
 #   ("//.+/", "sk-[...]*[...]{20}", "eyJ[...]+"); anchored patterns below replace them.
 # - Mailchimp: its pattern starts with a character class, the slowest scan of all,
 #   for a key a helpdesk customer is unlikely to hold.
+# - Azure storage key and basic auth: replaced by our connection-string and URL rules,
+#   which also read "accountkey=", keys shorter than 88 characters, an empty user
+#   name ("redis://:pw@host") and passwords with "!", "$" or "*".
 _PLUGINS: tuple[tuple[RegexBasedDetector, str], ...] = (
     (PrivateKeyDetector(), "private key"),
     (AWSKeyDetector(), "AWS access key"),
@@ -108,32 +127,48 @@ _PLUGINS: tuple[tuple[RegexBasedDetector, str], ...] = (
     (SendGridDetector(), "SendGrid API key"),
     (DiscordBotTokenDetector(), "Discord bot token"),
     (SquareOAuthDetector(), "Square OAuth secret"),
-    (AzureStorageKeyDetector(), "Azure storage key"),
     (PypiTokenDetector(), "PyPI token"),
 )
-_URL_PASSWORD = BasicAuthDetector()
 _AWS_KEY_ID = AWSKeyDetector.denylist[0]
 _TOKEN_RUN = re.compile(r"[\w-]{1,1024}")
 
 # Our own token shapes. Each starts with a literal, so the regex engine skips ahead
 # to it, and re-checks the character before it with a nested lookbehind, so a match
 # can only start where a token starts: "eyJeyJeyJ..." is tried once, not at every
-# "eyJ", which keeps a scan linear.
+# "eyJ", which keeps a scan linear. A token also starts after a percent-escape
+# ("key%3DAIza...") or a JSON/C escape ("\\nAIza...").
+_START = r"(?:(?<![\w-])|(?<=%[0-9A-Fa-f]{2})|(?<=\\[nrt]))"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY"), "private key"),
     (
-        re.compile(r"github_pat_(?<=(?<![\w-])github_pat_)[A-Za-z0-9_]{22,255}"),
+        re.compile(rf"github_pat_(?<={_START}github_pat_)[A-Za-z0-9_]{{22,255}}"),
         "GitHub token",
     ),
     (
-        re.compile(r"AIza(?<=(?<![\w-])AIza)[0-9A-Za-z_-]{35}(?![\w-])"),
+        re.compile(rf"AIza(?<={_START}AIza)[0-9A-Za-z_-]{{35}}(?![\w-])"),
         "Google API key",
     ),
     (
-        re.compile(r"k_test_(?<=(?<![\w-])[sr]k_test_)[0-9A-Za-z]{24,247}"),
+        re.compile(rf"GOCSPX-(?<={_START}GOCSPX-)[0-9A-Za-z_-]{{24,64}}(?![\w-])"),
+        "Google OAuth client secret",
+    ),
+    (
+        re.compile(rf"k_test_(?<={_START}[sr]k_test_)[0-9A-Za-z]{{24,247}}"),
         "Stripe API key",
     ),
-    (re.compile(r"npm_(?<=(?<![\w-])npm_)[A-Za-z0-9]{36}(?![\w-])"), "npm token"),
+    (re.compile(rf"npm_(?<={_START}npm_)[A-Za-z0-9]{{36}}(?![\w-])"), "npm token"),
+    # App-level and refresh tokens; the plugin knows xoxb-, xoxp- and the like.
+    (
+        re.compile(
+            rf"x(?:app|oxe)-(?<={_START}x(?:app|oxe)-)\d+-[A-Za-z0-9-]{{20,255}}"
+        ),
+        "Slack token",
+    ),
+    # Without "https://" too, and workflow and trigger URLs (the plugin: services/).
+    (
+        re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/[\w/-]{20,512}"),
+        "Slack webhook URL",
+    ),
 )
 _OPENAI = re.compile(
     r"sk-(?<=(?<![\w-])sk-)(?:proj-|svcacct-|admin-)?[\w-]{32,256}", re.ASCII
@@ -155,6 +190,26 @@ _ANCHORS = (
     (re.compile("authorization"), _AUTH_HEADER, 8),
     (re.compile("bearer"), _BEARER, 16),
 )
+# scheme://user:password@host; the user may be empty. Braces, quotes, "<>", "," and
+# ";" end the search, so "{user}:{pass}@" templates and lists of URLs are left alone.
+_URL_USERINFO = re.compile(
+    r"://[^\s/?#@:{}<>\"'`,;]{0,256}:(?P<val>[^\s/?#@{}<>\"'`,;]{1,256})@"
+)
+
+# An Azure SAS token's signature: "sig=" in a query string, with the token's expiry
+# ("se="), version ("sv=") or Service Bus key name ("skn=") within reach, which tells
+# it from other signed URLs' "sig=" (ad clicks, thumbnails).
+_SAS_SIG = re.compile(r"sig=(?<=[?&;]sig=)(?P<val>[\w%+/=-]{20,1024})")
+_SAS_FIELD = re.compile(r"[?&;](?:sv|se|skn)=")
+_SAS_REACH = 512
+# Connection-string keys (Azure Storage, Service Bus, Event Hubs, IoT Hub, SignalR):
+# "key=" found in the lower-cased text, then the name before it is checked.
+_CONNECTION_KEY = re.compile(r"key=(?P<val>[a-z0-9+/%]{20,1024}={0,2})")
+_CONNECTION_KEY_KINDS = (
+    ("account", "Azure storage key"),
+    ("sharedaccess", "shared access key"),
+    ("access", "shared access key"),
+)
 
 # A keyword that labels a credential; the label may be a longer identifier
 # (``spring.datasource.password``, ``x-api-key``), found by walking back from here.
@@ -170,8 +225,9 @@ _AFTER_KEY = re.compile(
     r"""(?P<kq>["'`]?)\]?                       # the key's closing quote or bracket
     (?:[ \t]*\([^()\n]{0,40}\))?                # "(production)"
     (?:
-        [ \t]*(?P<op>:=|=>|=|:|>)[ \t]*         # assignment, JSON/YAML key, header
-      | [ \t]+(?:(?P<verb>is|was|are|equals)\b[ \t]*:?[ \t]*     # prose: "is",
+        [ \t]*(?P<op>:=|=>|=|:|>)[ \t]*         # assignment, JSON/YAML key, header,
+        (?P<nl>(?:[|>][-+]?[ \t]*)?\r?\n[ \t]*)?  # the value on the next line
+      | [ \t]+(?:(?P<verb>is|was|are|equals)\b[ \t]*:?[ \t]*(?:\r?\n[ \t]*)?  # "is",
                | [-\u2013\u2014][ \t]+)?                      # "API key - ..."
     )
     (?P<val>"[^"\n]{1,256}"|'[^'\n]{1,256}'|`[^`\n]{1,256}`|[^\s"'`,;&<>]{1,256})
@@ -181,6 +237,12 @@ _AFTER_KEY = re.compile(
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _IDENTIFIER_KEY = re.compile(r"[_.\-]|[a-z][A-Z]")  # api_key, x-api-key, apiKey
 _REST_OF_LINE_BLANK = re.compile(r"[ \t]*[,;]?[ \t]*\r?(?:\n|\Z)")
+# On the line after an empty label: another label ("host=db", "host = db"), unlike
+# base64 padding ("...Cz4I6tq==").
+_ASSIGNMENT = re.compile(r"=(?!=*\Z)")
+_LABEL_FOLLOWS = re.compile(r"[ \t]*[:=]")
+_MIN_NEXT_LINE_VALUE = 6
+_XML_CLOSE = re.compile(r"\s*</")
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 # Labels ending in "token" that name something public (paging, CSRF, push devices).
 _PUBLIC_TOKENS = (
@@ -200,7 +262,7 @@ _PUBLIC_TOKENS = (
 # Whole values that stand for "no value here", not a credential.
 _PLACEHOLDER_TEXT = """
     none null nil undefined true false yes no on off empty blank required optional
-    string str bytes int bool secret secrets password passwd pass token apikey
+    string str bytes int bool secret secrets password passwd pass pw pwd token apikey
     api_key key value changeme example sample dummy test testing default invalid
     expired missing unknown revoked rotated set unset present provided omitted
     enabled disabled n/a na tbd todo redacted removed hidden masked
@@ -239,6 +301,16 @@ _CODE_REFERENCE = re.compile(
 )
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 
+# Wrapped values: a line break (and the next line's indent or "> " quoting) between a
+# token character and a letter, digit or "_", unless the next line starts a label:
+# "2024-05-01T12:00" (a log), "host: db", "host = db", "host=db" ("AbC=" and "AbC=="
+# are base64 padding, not labels). Split on, break captured: the work stays in C.
+_WRAPPING_BREAK = re.compile(
+    r"(?<=[\w+/-])(\r?\n[ \t>]*)(?=\w)"
+    r"(?![\w.-]{1,256}(?:[ \t]*:|[ \t]+=|=(?![=\s]|\Z)))",
+    re.ASCII,
+)
+
 
 # --- value tests --------------------------------------------------------------------
 
@@ -275,6 +347,26 @@ def _is_not_a_secret(value: str) -> bool:
         or re.match(r"[A-Za-z]:\\", value) is not None
         or ("@" in value and _EMAIL.fullmatch(value) is not None)
     )
+
+
+def _is_value_on_next_line(raw: str, value: str, text: str, end: int) -> bool:
+    """Return whether the line after an empty label ("client_secret:") holds its value.
+
+    That line may be anything (the next statement, a decorator, a heading's text), so
+    only a value that looks generated counts, and never the next label ("host: db2",
+    "host=db2", "host = db2").
+    """
+    is_label = (
+        raw.endswith(":")
+        or _ASSIGNMENT.search(raw) is not None
+        or _LABEL_FOLLOWS.match(text, end) is not None
+    )
+    return not is_label and _looks_random(value, _MIN_NEXT_LINE_VALUE)
+
+
+def _is_plain_word(text: str) -> bool:
+    """Return whether `text` reads as a word ("while", "None", "TLD"), not a token."""
+    return text.isalpha() and (text.islower() or text.istitle() or text.isupper())
 
 
 def _looks_random(value: str, min_length: int) -> bool:
@@ -341,11 +433,17 @@ def _keyword_hits(text: str, lowered: str) -> Iterator[_Hit]:
         if after is None:
             continue
         key_quote, op, raw = after["kq"], after["op"], after["val"]
-        if (key_quote and before != key_quote) or (op == ">" and before != "<"):
-            continue
+        if (key_quote and before != key_quote) or (
+            op == ">" and (before != "<" or not _XML_CLOSE.match(text, after.end()))
+        ):
+            continue  # "<password>@host" in a URL template is no <password>x</...>
         is_quoted = raw[0] in "\"'`"
         value = raw[1:-1].strip() if is_quoted else raw.rstrip(".,:;!?)]}")
         if not value or _is_placeholder(value) or _is_not_a_secret(value):
+            continue
+        if after["nl"] is not None and not _is_value_on_next_line(
+            raw, value, text, after.end()
+        ):
             continue
         key = text[start : keyword.end()]
         kind = _keyword_kind(key)
@@ -378,7 +476,8 @@ def _pattern_hits(text: str, lowered: str) -> Iterator[_Hit]:
     """Yield our own patterns: token prefixes, JWTs, Authorization, bearer."""
     for pattern, kind in _PATTERNS:
         for match in pattern.finditer(text):
-            yield _Hit(match.start(), match.end(), _SPECIFIC, kind, match[0])
+            if not _is_placeholder(match[0], may_be_code=False):
+                yield _Hit(match.start(), match.end(), _SPECIFIC, kind, match[0])
     for match in _OPENAI.finditer(text):
         token = match[0]
         if (
@@ -429,26 +528,64 @@ def _located(
 
 
 def _plugin_hits(text: str, line_starts: list[int]) -> Iterator[_Hit]:
-    """Yield detect-secrets' findings (rule 1, and URL passwords of rule 2).
+    """Yield detect-secrets' findings (rule 1).
 
     Each plugin first scans the whole text in one pass; only a plugin that finds
     something scans again line by line, to say where.
     """
     lines: list[str] | None = None
-    plugins = (*_PLUGINS, (_URL_PASSWORD, "password in a URL"))
-    for plugin, kind in plugins:
+    for plugin, kind in _PLUGINS:
         if next(plugin.analyze_string(text), None) is None:
             continue
         if lines is None:
             lines = text.split("\n")
-        precedence = _HEADER if plugin is _URL_PASSWORD else _SPECIFIC
         for start, end, value in _located(plugin, lines, line_starts):
             if _is_placeholder(value, may_be_code=False):
                 continue
+            found = kind
             if isinstance(plugin, AWSKeyDetector) and not _AWS_KEY_ID.fullmatch(value):
-                yield _Hit(start, end, precedence, "AWS secret access key", value)
-            else:
-                yield _Hit(start, end, precedence, kind, value)
+                found = "AWS secret access key"
+            elif isinstance(plugin, SlackDetector) and "://" in value:
+                found = "Slack webhook URL"
+            yield _Hit(start, end, _SPECIFIC, found, value)
+
+
+def _connection_key_kind(lowered: str, key_at: int) -> str | None:
+    """Return the kind of the connection-string key whose "key=" is at `key_at`."""
+    for name, kind in _CONNECTION_KEY_KINDS:
+        start = key_at - len(name)
+        if lowered.startswith(name, start) and not (
+            start and lowered[start - 1].isalnum()
+        ):
+            return kind
+    return None
+
+
+def _field_matches(text: str, lowered: str) -> Iterator[tuple[re.Match[str], int, str]]:
+    """Yield (match, precedence, kind) of SAS signatures, connection-string keys and
+    passwords in URLs; each match's "val" group is the value."""
+    for match in _SAS_SIG.finditer(text):
+        low, high = match.start() - _SAS_REACH, match.end() + _SAS_REACH
+        if _SAS_FIELD.search(text, max(low, 0), high) is not None:
+            yield match, _SPECIFIC, "Azure SAS signature"
+    for match in _CONNECTION_KEY.finditer(lowered):
+        kind = _connection_key_kind(lowered, match.start())
+        if kind is not None:
+            yield match, _SPECIFIC, kind
+    for match in _URL_USERINFO.finditer(text):
+        yield match, _HEADER, "password in a URL"
+
+
+def _field_hits(text: str, lowered: str) -> Iterator[_Hit]:
+    """Yield the values of `_field_matches` that are not placeholders.
+
+    Matches in `lowered` have the same offsets as in `text`, which gives the value.
+    """
+    for match, precedence, kind in _field_matches(text, lowered):
+        start, end = match.span("val")
+        value = text[start:end]
+        if not _is_placeholder(value, may_be_code=False):
+            yield _Hit(start, end, precedence, kind, value)
 
 
 def _lower(text: str) -> str:
@@ -456,6 +593,14 @@ def _lower(text: str) -> str:
     lowered = text.lower()
     # A few characters lower-case to two ("İ" -> "i̇"); fall back to ASCII only then.
     return lowered if len(lowered) == len(text) else text.translate(_ASCII_LOWER)
+
+
+def _overlaps(hit: _Hit, kept: list[_Hit], starts: list[int]) -> bool:
+    """Return whether `hit` overlaps one of `kept`, whose `starts` are in order."""
+    i = bisect_right(starts, hit.start)
+    return (i > 0 and kept[i - 1].end > hit.start) or (
+        i < len(kept) and kept[i].start < hit.end
+    )
 
 
 def _without_overlaps(hits: list[_Hit]) -> list[_Hit]:
@@ -472,16 +617,67 @@ def _without_overlaps(hits: list[_Hit]) -> list[_Hit]:
         )
         new: list[_Hit] = []
         for hit in level:
-            i = bisect_right(starts, hit.start)
-            if (
-                (new and new[-1].end > hit.start)
-                or (i and kept[i - 1].end > hit.start)
-                or (i < len(kept) and kept[i].start < hit.end)
-            ):
+            if (new and new[-1].end > hit.start) or _overlaps(hit, kept, starts):
                 continue
             new.append(hit)
         kept = sorted((*kept, *new), key=lambda hit: hit.start)
     return kept
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0, *(m.end() for m in re.finditer("\n", text))]
+
+
+def _hits(text: str, line_starts: list[int]) -> list[_Hit]:
+    """Return every rule's hits in `text`, overlapping ones included."""
+    lowered = _lower(text)
+    return [
+        *_plugin_hits(text, line_starts),
+        *_pattern_hits(text, lowered),
+        *_field_hits(text, lowered),
+        *_keyword_hits(text, lowered),
+    ]
+
+
+def _unwrapped(text: str) -> tuple[str, list[int], list[int]] | None:
+    """Return `text` without the line breaks that may wrap a value, or None if none.
+
+    With it: where each removed break was, as offsets in the new text, and how many
+    characters had been removed before each (one more entry: all of them).
+    """
+    parts = _WRAPPING_BREAK.split(text)  # line, break, line, break, ..., line
+    if len(parts) == 1:
+        return None
+    lines, breaks = parts[::2], parts[1::2]
+    joins = list(accumulate(map(len, lines[:-1])))
+    removed = list(accumulate(map(len, breaks), initial=0))
+    return "".join(lines), joins, removed
+
+
+def _wrapped_hits(text: str) -> Iterator[_Hit]:
+    """Yield the hits on values wrapped over lines, at their offsets in `text`.
+
+    "our client secret is 3kz9qw8x\\n7v6u5t4s..." is scanned as one line; a hit
+    counts only if a removed line break lies inside its value.
+    """
+    unwrapped = _unwrapped(text)
+    if unwrapped is None:
+        return
+    joined, joins, removed = unwrapped
+    for hit in _hits(joined, _line_starts(joined)):
+        first, last = bisect_right(joins, hit.start), bisect_left(joins, hit.end)
+        if first == last:
+            continue  # not wrapped: the scan of `text` has it
+        # Two words joined are code or prose ("token = None" + "if ..."), not a token.
+        cut = joins[first]
+        after_end = joins[first + 1] if first + 1 < last else hit.end
+        if _is_plain_word(joined[hit.start : cut]) and _is_plain_word(
+            joined[cut:after_end]
+        ):
+            continue
+        yield replace(
+            hit, start=hit.start + removed[first], end=hit.end + removed[last]
+        )
 
 
 def find_secrets(text: str) -> list[Finding]:
@@ -492,15 +688,13 @@ def find_secrets(text: str) -> list[Finding]:
     """
     if not text:
         return []
-    lowered = _lower(text)
-    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
-    hits = [
-        *_plugin_hits(text, line_starts),
-        *_pattern_hits(text, lowered),
-        *_keyword_hits(text, lowered),
-    ]
+    line_starts = _line_starts(text)
+    hits = _without_overlaps(_hits(text, line_starts))
+    # Where the text as written has a finding, it says best what and where.
+    starts = [hit.start for hit in hits]
+    wrapped = [hit for hit in _wrapped_hits(text) if not _overlaps(hit, hits, starts)]
     findings: list[Finding] = []
-    for hit in _without_overlaps(hits):
+    for hit in _without_overlaps([*hits, *wrapped]):
         line = bisect_right(line_starts, hit.start)
         finding = Finding(kind=hit.kind, line=line, masked=_mask(hit.value))
         if finding not in findings[-1:]:
@@ -561,3 +755,20 @@ def validate_no_secrets(value: str) -> None:
     findings = find_secrets(str(value))
     if findings:
         raise ValidationError(explain(findings), code="secret")
+
+
+def secret_errors(values: Mapping[str, str]) -> dict[str, list[str]]:
+    """Return a form-style error per field whose text looks like it holds a secret.
+
+    For services: add them to the other errors and ``raise ValidationError(errors)``,
+    which names each field as a form would.
+
+    >>> list(secret_errors({"title": "Sync", "location": "password: hunter22"}))
+    ['location']
+    """
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        findings = find_secrets(value or "")
+        if findings:
+            errors[name] = [explain(findings, where="this field")]
+    return errors

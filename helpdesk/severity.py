@@ -15,6 +15,7 @@ from accounts.rules import may_file_tickets
 from helpdesk import clocks
 from helpdesk.emails import queue_email
 from helpdesk.models import SeverityChange, Ticket
+from helpdesk.secrets_guard import secret_errors
 from helpdesk.services import post_event
 from policies.models import Severity
 from policies.rules import severity_cap_error
@@ -88,6 +89,11 @@ def request_severity_change(
             f"{to_severity} needs a named person at the customer who is available "
             "while we work on it, and how to reach them."
         ]
+    # Both are shown to the customer and the reason goes out by e-mail.
+    for name, messages in secret_errors(
+        {"reason": reason, "customer_contact": customer_contact}
+    ).items():
+        errors.setdefault(name, []).extend(messages)
     if errors:
         raise ValidationError(errors)
     if contact != ticket.customer_contact:

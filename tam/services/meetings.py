@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from helpdesk.secrets_guard import secret_errors
 from tam import rules, terms
 from tam.models import Meeting, TAMContract
 from tam.routing import HOME_COUNTRY, local_date, location_of, tam_schedule
@@ -119,9 +120,14 @@ def validate_meeting_request(
     mode: str,
     starts_at: datetime,
     country: str = "",
+    title: str = "",
+    location: str = "",
     now: datetime | None = None,
 ) -> None:
-    """Raise a ValidationError if a meeting asked for at ``now`` breaks a rule."""
+    """Raise a ValidationError if a meeting asked for at ``now`` breaks a rule, or if
+    its title or location carries a secret (both go out in invitations and feeds)."""
+    if errors := secret_errors({"title": title, "location": location}):
+        raise ValidationError(errors)
     now = now or timezone.now()
     if mode == Meeting.Mode.ONSITE and len(country.strip()) != 2:
         raise ValidationError(
@@ -173,7 +179,13 @@ def request_meeting(
     remote 2 business days, on-site 3 business weeks (domestic) or 4 (international),
     counted on the named TAM's calendar."""
     validate_meeting_request(
-        contract, mode=mode, starts_at=starts_at, country=country, now=now
+        contract,
+        mode=mode,
+        starts_at=starts_at,
+        country=country,
+        title=title,
+        location=location,
+        now=now,
     )
     meeting = Meeting(
         contract=contract,
