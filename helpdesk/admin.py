@@ -34,6 +34,7 @@ from helpdesk.models import (
     SLOSweep,
     Ticket,
 )
+from helpdesk.secrets_guard import secret_errors
 from helpdesk.views import serve_attachment
 
 
@@ -779,8 +780,13 @@ class EscalationForm(forms.ModelForm):
         model = Escalation
         fields = ["engineer", "action_plan_note", "process_note", "parties_note"]
 
+    NOTES = ("action_plan_note", "process_note", "parties_note")
+
     def clean(self):
         cleaned = super().clean()
+        notes = {name: cleaned.get(name) or "" for name in self.NOTES}
+        for name, errors in secret_errors(notes).items():
+            self.add_error(name, errors)
         if cleaned.get("de_escalate"):
             notes = {
                 "action_plan": cleaned.get("action_plan_note"),

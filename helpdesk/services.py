@@ -23,7 +23,7 @@ from helpdesk import clocks, lifecycle
 from helpdesk.attachments import CheckedUpload, check_uploads
 from helpdesk.emails import queue_email
 from helpdesk.models import Attachment, Message, Ticket, TicketSequence
-from helpdesk.secrets_guard import explain, find_secrets
+from helpdesk.secrets_guard import secret_errors
 from policies.models import Severity
 from policies.rules import severity_cap_error
 from policies.slo import due_for
@@ -85,16 +85,6 @@ TEXT_FIELDS = (
     "steps_to_reproduce",
     "customer_contact",
 )
-
-
-def secret_errors(values: dict[str, str]) -> dict[str, list[str]]:
-    """Return a form-style error per field whose text looks like it holds a secret."""
-    errors: dict[str, list[str]] = {}
-    for name, value in values.items():
-        findings = find_secrets(value or "")
-        if findings:
-            errors[name] = [explain(findings, where="this field")]
-    return errors
 
 
 def validate_draft(

@@ -747,6 +747,8 @@ class MeetingRequestAdminForm(forms.ModelForm):
                 mode=cleaned["mode"],
                 starts_at=cleaned["starts_at"],
                 country=cleaned.get("country", ""),
+                title=cleaned.get("title", ""),
+                location=cleaned.get("location", ""),
             )
         except ValidationError as exc:
             _form_errors(self, exc)

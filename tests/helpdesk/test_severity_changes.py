@@ -387,3 +387,21 @@ def test_de_escalation_in_the_console_is_refused_until_all_checks(client):
     assert "Not de-escalated" in refused.content.decode()
     escalation.refresh_from_db()
     assert escalation.de_escalated_at is not None
+
+
+def test_a_secret_in_a_de_escalation_note_is_refused_at_its_field(client):
+    ticket = file("jumpcloud", 3)
+    escalation = escalations.request_escalation(
+        ticket, actor=ticket.requester, reason="Slow"
+    )
+    client.force_login(AgentFactory(is_superuser=True))
+    url = reverse("admin:helpdesk_escalation_change", args=[escalation.pk])
+
+    response = client.post(
+        url, {"process_note": "Verified with api_key=sk_live_4eC39HqLyjWDarjtT1zdp7dc"}
+    )
+
+    assert response.status_code == 200
+    assert "process_note" in response.context["adminform"].form.errors
+    escalation.refresh_from_db()
+    assert escalation.process_verified_at is None

@@ -382,3 +382,24 @@ def test_a_support_manager_logs_time_for_an_agent_from_the_ticket_page(client):
     assert f"Logged 0:45 h for {signed.tam} on {ticket.reference}" in (
         response.content.decode()
     )
+
+
+def test_a_secret_in_a_meeting_title_is_refused_at_its_field(manager_client):
+    signed = contract()
+
+    response = manager_client.post(
+        reverse("admin:tam_meeting_add"),
+        {
+            "contract": signed.pk,
+            "kind": Meeting.Kind.REQUESTED,
+            "mode": Meeting.Mode.REMOTE,
+            "title": "Review, token 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",
+            "starts_at_0": "2027-03-10",
+            "starts_at_1": "10:00",
+            "duration_minutes": 60,
+        },
+    )
+
+    assert response.status_code == 200
+    assert "title" in response.context["adminform"].form.errors
+    assert not Meeting.objects.filter(title__startswith="Review").exists()
