@@ -15,12 +15,18 @@ fails for a custom URL that declares none.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime
 from functools import wraps
+from typing import Any
 
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.utils import timezone
+from django.utils.formats import date_format
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 ALL_FIELDS = "__all__"
 
@@ -46,6 +52,39 @@ def requires(perm: str, *, model: type[models.Model] | None = None) -> Callable:
     return decorate
 
 
+class ReadableHistory(HistoricalRecordContextHelper):
+    """History for people: choice labels, yes/no, "—" for empty, and instants in the
+    current zone with the zone named (not ``None → 2026-11-28 06:10:29.084679+00:00``).
+    Bookkeeping fields (``updated_at``) are left out."""
+
+    HIDDEN = frozenset({"updated_at"})
+
+    def context_for_delta_changes(self, delta) -> list[dict[str, Any]]:
+        shown = [c for c in delta.changes if c.field not in self.HIDDEN]
+        return super().context_for_delta_changes(replace(delta, changes=shown))
+
+    def prepare_delta_change_value(self, change, value):
+        value = super().prepare_delta_change_value(change, value)
+        field = self.model._meta.get_field(change.field)
+        return readable(value, getattr(field, "flatchoices", None))
+
+
+def readable(value: Any, choices=None) -> str:
+    """One field value as an agent reads it."""
+    if value is None or value == "" or getattr(value, "pk", 0) is None:
+        return "—"  # a null foreign key arrives as simple-history's DeletedObject
+    if choices:
+        return str(dict(choices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        local = timezone.localtime(value) if timezone.is_aware(value) else value
+        return f"{date_format(local, 'j M Y, H:i')} {local.tzname() or ''}".strip()
+    if isinstance(value, date):
+        return date_format(value, "j M Y")
+    return str(value)
+
+
 class HistoryAdmin(SimpleHistoryAdmin):
     """The admin of a history-tracked model: its history can be read by whoever may
     view the row, and reverted only as a plain edit.
@@ -56,6 +95,10 @@ class HistoryAdmin(SimpleHistoryAdmin):
     """
 
     service_owned_fields: tuple[str, ...] | str = ALL_FIELDS
+    object_history_list_template = "admin/console/history_list.html"
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return ReadableHistory(self.model, historical_record)
 
     def may_revert(self, request, obj=None) -> bool:
         return not self.service_owned_fields and self.has_change_permission(

@@ -291,3 +291,18 @@ def test_slo_attainment_is_a_support_manager_report(client, world, email, status
 
     assert report.status_code == status
     assert (b"SLO attainment" in index.content) == (status == 200)
+
+
+def test_the_history_page_reads_like_a_sentence(client, world):
+    ticket = Ticket.objects.order_by("pk").first()
+    manager = User.objects.get(email="manager@example.com")
+    services.assign_ticket(ticket, manager, actor=manager)
+    client.force_login(manager)
+
+    page = client.get(reverse("admin:helpdesk_ticket_history", args=[ticket.pk]))
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert f"<strong>Assignee:</strong> — &rarr; {manager}" in text
+    assert "Updated at" not in text
+    assert "+00:00" not in text
