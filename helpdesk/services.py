@@ -364,7 +364,7 @@ def update_ticket_details(
     if not actor.has_perm("helpdesk.change_ticket"):
         raise PermissionDenied("You may not edit tickets.")
     ticket = (
-        Ticket.objects.select_for_update()
+        Ticket.objects.select_for_update(of=("self",))
         .select_related("plan", "severity")
         .get(pk=ticket.pk)
     )
