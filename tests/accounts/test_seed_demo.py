@@ -2,6 +2,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from accounts.models import Organization, SupportAdministrator, User
 from policies.models import SLOTarget, SupportPlan
@@ -71,3 +72,40 @@ def test_seed_demo_refuses_production_unless_told(settings):
     with pytest.raises(CommandError, match="production"):
         call_command("seed_demo", stdout=StringIO())
     assert User.objects.count() == 0
+
+
+def test_the_expired_licence_is_data_not_part_of_the_name():
+    call_command("seed_demo", stdout=StringIO())
+
+    initech = Organization.objects.get(slug="initech")
+    assert initech.name == "Initech"
+    assert not initech.has_active_licence(timezone.localdate())
+    names = Organization.objects.order_by("name").values_list("name", flat=True)
+    assert list(names) == ["Acme Corporation", "Globex", "Initech"]
+
+
+def test_seed_demo_renames_the_old_demo_name_once_and_keeps_the_licence():
+    call_command("seed_demo", stdout=StringIO())
+    initech = Organization.objects.get(slug="initech")
+    Organization.objects.filter(pk=initech.pk).update(name="Initech (licence expired)")
+    out = StringIO()
+
+    call_command("seed_demo", stdout=out)
+    after_rename = _counts()
+    call_command("seed_demo", stdout=StringIO())
+
+    initech.refresh_from_db()
+    assert initech.name == "Initech"
+    assert not initech.has_active_licence(timezone.localdate())
+    assert "renamed 'Initech (licence expired)' to 'Initech'" in out.getvalue()
+    assert initech.history.first().name == "Initech"  # the rename is audited
+    assert _counts() == after_rename  # a third run changes nothing
+
+
+def test_seed_demo_leaves_a_name_someone_chose_alone():
+    call_command("seed_demo", stdout=StringIO())
+    Organization.objects.filter(slug="initech").update(name="Initech Holdings")
+
+    call_command("seed_demo", stdout=StringIO())
+
+    assert Organization.objects.get(slug="initech").name == "Initech Holdings"

@@ -16,12 +16,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 
+DEADLINE = 60  # seconds; every wait polls until then, reached only when broken
+
 
 def test_ping_round_trip_through_redis_and_a_real_worker(celery_app_live):
-    with start_worker(celery_app_live, pool="solo", perform_ping_check=False):
+    with start_worker(
+        celery_app_live,
+        pool="solo",
+        perform_ping_check=False,
+        shutdown_timeout=DEADLINE,
+    ):
         result = ping.delay()
 
-        assert result.get(timeout=20) == "pong"
+        assert result.get(timeout=DEADLINE) == "pong"
     assert celery_app_live.conf.broker_url.startswith("redis://")
 
 
@@ -34,35 +41,38 @@ def test_ping_round_trip_on_the_embedded_broker_without_any_service(tmp_path):
     env.update(
         HELPDESK_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="helpdesk.settings"
     )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "helpdesk",
-            "worker",
-            "--pool",
-            "solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # A file, not a pipe nobody reads: a chatty worker never blocks on a full pipe.
+    worker_log = tmp_path / "worker.log"
+    with worker_log.open("w") as log:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "helpdesk",
+                "worker",
+                "--pool",
+                "solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    # The reply waits for the worker to boot as well as to answer.
     client = textwrap.dedent(
-        """
+        f"""
         import django
         django.setup()
         from django.conf import settings
         assert settings.CELERY_BROKER_URL.startswith("filesystem://")
         from helpdesk.tasks import ping
-        print(ping.delay().get(timeout=30))
+        print(ping.delay().get(timeout={DEADLINE}))
         """
     )
     try:
@@ -72,11 +82,15 @@ def test_ping_round_trip_on_the_embedded_broker_without_any_service(tmp_path):
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=2 * DEADLINE,
         )
     finally:
         worker.terminate()
-        worker.wait(timeout=20)
+        try:
+            worker.wait(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr + worker_log.read_text()
     assert result.stdout.strip() == "pong"

@@ -1,5 +1,10 @@
-"""E-mail through the real thing: a Celery worker on Redis, and a broker outage."""
+"""E-mail through the real thing: a Celery worker on Redis, and a broker outage.
 
+Every wait polls for its condition until a generous deadline: a loaded CI machine
+makes a test slower, never red. No assertion here is about how long something took.
+"""
+
+import socket
 import time
 from contextlib import contextmanager
 
@@ -13,14 +18,25 @@ from tests.helpdesk.factories import administrator, file_ticket
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
+DEADLINE = 60  # seconds; only ever reached when something is broken
+DEAD_BROKER_PORT = 1
 
-def _wait_for(condition, timeout: float = 20.0) -> bool:
+
+def _wait_for(condition, timeout: float = DEADLINE) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return True
         time.sleep(0.1)
     return condition()
+
+
+@contextmanager
+def worker(app):
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, shutdown_timeout=DEADLINE
+    ):
+        yield
 
 
 @contextmanager
@@ -41,10 +57,25 @@ def broker_at(app, url: str):
         reset_pools()
 
 
+@pytest.fixture
+def broker_knocks(monkeypatch) -> list:
+    """Every connection attempt to the dead broker's port, in order."""
+    knocks = []
+    real_connect = socket.socket.connect
+
+    def connect(sock, address):
+        if isinstance(address, tuple) and address[1:2] == (DEAD_BROKER_PORT,):
+            knocks.append(address)
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return knocks
+
+
 def test_a_real_worker_on_redis_delivers_the_confirmation(celery_app_live):
     admin = administrator()
 
-    with start_worker(celery_app_live, pool="solo", perform_ping_check=False):
+    with worker(celery_app_live):
         ticket = file_ticket(admin)  # commits: the task is published on commit
 
         assert _wait_for(lambda: len(mail.outbox) == 1)
@@ -58,23 +89,46 @@ def test_a_ticket_filed_while_the_broker_is_down_is_saved_and_mailed_once_later(
 ):
     admin = administrator()
 
-    with broker_at(celery_app_live, "redis://127.0.0.1:1/0"):
-        started = time.monotonic()
-        ticket = file_ticket(admin)
-        elapsed = time.monotonic() - started
+    with broker_at(celery_app_live, f"redis://127.0.0.1:{DEAD_BROKER_PORT}/0"):
+        ticket = file_ticket(admin)  # the failed publish is logged, not raised
 
     assert ticket.pk is not None
-    assert elapsed < 10  # the customer is not kept waiting on the broker
     assert OutboundEmail.objects.get().sent_at is None
     assert mail.outbox == []
 
-    with start_worker(celery_app_live, pool="solo", perform_ping_check=False):
-        first = tasks.send_pending_emails.delay(older_than_seconds=0).get(timeout=20)
-        second = tasks.send_pending_emails.delay(older_than_seconds=0).get(timeout=20)
+    with worker(celery_app_live):
+        first = tasks.send_pending_emails.delay(older_than_seconds=0).get(
+            timeout=DEADLINE
+        )
+        second = tasks.send_pending_emails.delay(older_than_seconds=0).get(
+            timeout=DEADLINE
+        )
         # A redelivered send_email for the same row sends nothing more.
-        again = tasks.send_email.delay(OutboundEmail.objects.get().pk).get(timeout=20)
+        again = tasks.send_email.delay(OutboundEmail.objects.get().pk).get(
+            timeout=DEADLINE
+        )
 
     assert first == {"sent": 1, "failed": 0}
     assert second == {"sent": 0, "failed": 0}
     assert again == "skipped"
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="kombu retries the broker connection before giving up (3 attempts, "
+    "about 6 s of the customer's request); drop this mark once the publish on "
+    "commit stops retrying (e.g. max_retries=0 in the broker transport options)",
+)
+def test_filing_while_the_broker_is_down_knocks_on_it_once(
+    celery_app_live, broker_knocks
+):
+    """The customer is not kept waiting on the broker: one connection attempt per
+    publish, counted instead of timed."""
+    admin = administrator()
+
+    with broker_at(celery_app_live, f"redis://127.0.0.1:{DEAD_BROKER_PORT}/0"):
+        file_ticket(admin)
+
+    assert OutboundEmail.objects.count() == 1  # one e-mail: one publish
+    assert len(broker_knocks) == 1

@@ -24,7 +24,9 @@ AGENTS = [
     ("manager@example.com", "Morgan Lead", roles.SUPPORT_MANAGER),
 ]
 
-# (slug, name, time zone, plan, licence days from today, administrators)
+# (slug, name, time zone, plan, licence days from today, administrators). A state
+# such as an expired licence is data (the licence days), never part of the name: the
+# name is printed in sentences ("The licence of Initech ended on ...").
 ORGANIZATIONS = [
     (
         "acme",
@@ -44,13 +46,16 @@ ORGANIZATIONS = [
     ),
     (
         "initech",
-        "Initech (licence expired)",
+        "Initech",
         "America/Denver",
         "jumpcloud",
         -30,
         [("ian@initech.example", "Ian Admin")],
     ),
 ]
+
+# Names earlier versions of this command gave, by slug: renamed when still in place.
+FORMER_NAMES = {"initech": "Initech (licence expired)"}
 
 
 class Command(BaseCommand):
@@ -77,7 +82,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"policy pack {slug}: {report}")
             created = self._seed()
         self.stdout.write(
-            self.style.SUCCESS(f"Demo data ready ({created} new rows).")
+            self.style.SUCCESS(f"Demo data ready ({created} new or updated rows).")
             if created
             else "Demo data already present; nothing changed."
         )
@@ -106,6 +111,13 @@ class Command(BaseCommand):
                 },
             )
             created += new
+            if not new and org.name == FORMER_NAMES.get(slug):
+                self.stdout.write(
+                    f"organisation {slug}: renamed {org.name!r} to {name!r}"
+                )
+                org.name = name
+                org.save(update_fields=["name", "updated_at"])  # history: the rename
+                created += 1
             for email, full_name in admins:
                 user, new_user = self._user(email, full_name)
                 _, new_admin = SupportAdministrator.objects.get_or_create(
