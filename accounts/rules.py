@@ -49,7 +49,14 @@ def may_file_tickets(
 
 def login_name(request, credentials: dict | None) -> str:
     """Return the e-mail a login attempt is counted against, in one case, so that
-    ALICE@example.com and alice@example.com share one throttle (django-axes)."""
+    ALICE@example.com and alice@example.com share one throttle (django-axes).
+
+    A failed attempt carries the form's ``username``; a successful one, the user's
+    ``email`` (Axes names it by ``USERNAME_FIELD``)."""
     credentials = credentials or {}
-    name = credentials.get("username") or request.POST.get("username", "")
-    return name.strip().lower()
+    name = (
+        credentials.get("username")
+        or credentials.get("email")
+        or request.POST.get("username", "")
+    )
+    return str(name).strip().lower()

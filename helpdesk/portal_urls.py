@@ -1,7 +1,7 @@
 """The customer portal: /portal/…"""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path
 
 from helpdesk import views
 from tam import views as tam_views
@@ -18,14 +18,10 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", views.password_change, name="password_change"),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(
-            template_name="portal/password_reset.html",
-            email_template_name="portal/password_reset_email.txt",
-            subject_template_name="portal/password_reset_subject.txt",
-            success_url=reverse_lazy("portal:password_reset_done"),
-        ),
+        views.PortalPasswordResetView.as_view(),
         name="password_reset",
     ),
     path(
@@ -37,10 +33,7 @@ urlpatterns = [
     ),
     path(
         "password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="portal/password_reset_confirm.html",
-            success_url=reverse_lazy("portal:password_reset_complete"),
-        ),
+        views.PortalPasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(

@@ -6,8 +6,11 @@ variables; with ``DJANGO_ENV=production`` the ones without a safe default are re
 and a missing or malformed one stops start-up with one line that names it.
 """
 
+import warnings
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import SplitResult, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -46,6 +49,64 @@ def _int(name: str, default: int) -> int:
         raise _config_error(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _redacted(url: str) -> str:
+    """Return ``url`` with any password starred, fit to print in an error."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    userinfo, at, location = rest.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}{sep}{user}{':***' if colon else ''}@{location}"
+
+
+def _malformed(name: str, url: str, problem: str) -> SystemExit:
+    return _config_error(f"{name} is malformed: {problem}, got {_redacted(url)!r}")
+
+
+def _split_url(
+    name: str, url: str, schemes: Collection[str], expected: str
+) -> SplitResult:
+    """Return the parts of ``url``, or stop start-up if it is not a ``scheme://``
+    URL with one of ``schemes`` and a numeric port.
+
+    DATABASE_URL=postgres//x -> "DATABASE_URL is malformed: expected
+    postgres://user@host:5432/name or sqlite:///path, got 'postgres//x'".
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unclosed [IPv6] host
+        raise _malformed(name, url, f"{exc}; expected {expected}") from None
+    if not parts.scheme or url[len(parts.scheme) : len(parts.scheme) + 3] != "://":
+        raise _malformed(name, url, f"expected {expected}")
+    if parts.scheme not in schemes:
+        raise _malformed(
+            name, url, f"unknown scheme {parts.scheme}://, expected {expected}"
+        )
+    if "," not in parts.netloc:  # a PostgreSQL host list keeps a port per host
+        try:
+            parts.port  # noqa: B018 - parsing the port raises for "abc" or 99999
+        except ValueError:
+            raise _malformed(
+                name, url, "the port must be a number from 0 to 65535"
+            ) from None
+    return parts
+
+
+def _url_config(name: str, url: str, parse: Callable[[str], dict], expected: str):
+    """Return django-environ's settings for ``url``. What it would raise, or print as
+    a warning (with the password in it), becomes one line naming ``name``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return parse(url)
+    except Warning:
+        raise _malformed(name, url, f"expected {expected}") from None
+    except (ImproperlyConfigured, ValueError, KeyError) as exc:
+        raise _malformed(name, url, f"{exc}; expected {expected}") from None
+
+
 ENVIRONMENT = env.str("DJANGO_ENV", default="development").strip().lower()
 if ENVIRONMENT not in {"development", "production"}:
     raise _config_error(
@@ -75,9 +136,26 @@ SECRET_KEY = env.str(
 if IS_PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
     raise _config_error("DJANGO_SECRET_KEY must be a random string of 50+ characters")
 
-ALLOWED_HOSTS = env.list(
-    "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"]
-)
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in env.list(
+        "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"]
+    )
+    if host.strip()
+]
+if IS_PRODUCTION:
+    if not ALLOWED_HOSTS:
+        raise _config_error("DJANGO_ALLOWED_HOSTS must name at least one host")
+    # "*" would answer any Host header, so password-reset links and absolute URLs could
+    # point at an attacker's domain. ".example.com" (a domain and its subdomains) is
+    # the way to allow many hosts.
+    for _host in ALLOWED_HOSTS:
+        if "*" in _host:
+            raise _config_error(
+                f"DJANGO_ALLOWED_HOSTS must not contain a wildcard when "
+                f"DJANGO_ENV=production, got {_host!r}; name each host, or use "
+                f"'.example.com' for a domain and its subdomains"
+            )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -90,7 +168,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "simple_history",
     "axes",
+    "django_otp",  # two-factor sign-in for the console (accounts/two_factor)
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
+    "accounts.two_factor",
     "policies",
     "helpdesk",
     "tam",
@@ -99,11 +181,22 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy on every response from here in (pages, downloads, the
+    # lockout and two-factor pages); see CONTENT_SECURITY_POLICY below.
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Cache-Control: no-store on every logged-in response and download; outside the
+    # rest, so it sees the final response (it reads request.user on the way out).
+    "accounts.sessions.NoStoreMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(), then the gate that makes agents enter a code.
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.two_factor.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle and absolute session time-outs (needs the user and messages).
+    "accounts.sessions.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout page.
@@ -129,19 +222,42 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------
-try:
-    DATABASES = {
-        "default": env.db(
-            "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'helpdesk.sqlite3'}"
+# Checked in every mode: a typo stops start-up with one line, not a traceback from
+# deep inside django-environ or at the first query.
+_DATABASE_FORMS = "postgres://user@host:5432/name or sqlite:///path"
+_DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
+
+
+def _database(name: str, url: str) -> dict:
+    if url == "sqlite://:memory:":  # django-environ's own form; ":memory:" is no port
+        return environ.Env.db_url_config(url)
+    schemes = {s for s, e in environ.Env.DB_SCHEMES.items() if e in _DATABASE_ENGINES}
+    parts = _split_url(name, url, schemes, _DATABASE_FORMS)
+    if parts.scheme == "sqlite" and parts.netloc:
+        # sqlite://var/db.sqlite3 would quietly open db.sqlite3 in the working folder.
+        raise _malformed(
+            name,
+            url,
+            "a SQLite URL has no host: sqlite:///relative/path or sqlite:////absolute/path",
         )
-    }
-except (ImproperlyConfigured, ValueError, KeyError) as exc:
-    raise _config_error(f"DATABASE_URL is malformed ({exc})") from None
-if DATABASES["default"]["ENGINE"] not in {
-    "django.db.backends.postgresql",
-    "django.db.backends.sqlite3",
-}:
-    raise _config_error("DATABASE_URL must be a postgres:// or sqlite:/// URL")
+    config = _url_config(name, url, environ.Env.db_url_config, _DATABASE_FORMS)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # postgres:////run/postgresql/helpdesk names a socket folder as the host.
+        if not config["HOST"]:
+            raise _malformed(name, url, f"no host, expected {_DATABASE_FORMS}")
+        if not config["NAME"] and "service" not in config.get("OPTIONS", {}):
+            raise _malformed(name, url, f"no database name, expected {_DATABASE_FORMS}")
+    return config
+
+
+DATABASES = {
+    "default": _database(
+        "DATABASE_URL",
+        # Empty means unset, as for REDIS_URL and EMAIL_URL.
+        env.str("DATABASE_URL", default="").strip()
+        or f"sqlite:///{VAR_DIR / 'helpdesk.sqlite3'}",
+    )
+}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = _int("DATABASE_CONN_MAX_AGE", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -153,9 +269,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ----------------------------------------------------
+_REDIS_FORMS = "redis://host:6379/0, rediss://host:6379/0 or unix:///path"
 REDIS_URL = env.str("REDIS_URL", default="").strip()
-if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-    raise _config_error("REDIS_URL must start with redis://, rediss:// or unix://")
+if REDIS_URL:
+    _redis = _split_url(
+        "REDIS_URL", REDIS_URL, {"redis", "rediss", "unix"}, _REDIS_FORMS
+    )
+    if _redis.scheme == "unix" and not _redis.path:
+        raise _malformed(
+            "REDIS_URL", REDIS_URL, "no socket path, expected unix:///path"
+        )
+    if _redis.scheme != "unix":
+        if not _redis.hostname:
+            raise _malformed(
+                "REDIS_URL", REDIS_URL, f"no host, expected {_REDIS_FORMS}"
+            )
+        if not (_redis.path.strip("/") or "0").isdigit():
+            raise _malformed(
+                "REDIS_URL", REDIS_URL, "the database after the host must be a number"
+            )
 
 if REDIS_URL:
     CACHES = {
@@ -229,12 +361,48 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # login throttling (django-axes)
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Five wrong passwords for one e-mail address from one IP lock that pair out for
-# 15 minutes; a successful login resets the count.
+# Five wrong passwords for one e-mail address from one address lock that pair out
+# for 15 minutes, and so do twenty from one address whatever the e-mail (one password
+# sprayed over many accounts); a successful login resets its own pair's count only.
+# Axes has one limit for all buckets, so accounts.throttle gives each its own.
 AXES_FAILURE_LIMIT = _int("AXES_FAILURE_LIMIT", default=5)
+HELPDESK_LOGIN_ADDRESS_FAILURE_LIMIT = _int(
+    "HELPDESK_LOGIN_ADDRESS_FAILURE_LIMIT", default=20
+)
 AXES_COOLOFF_TIME = timedelta(minutes=_int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "accounts.throttle.LoginThrottleHandler"
 AXES_RESET_ON_SUCCESS = True
+# The client's address: REMOTE_ADDR, or behind N proxies (a load balancer: 1) the
+# N-th entry from the right of X-Forwarded-For. Axes' AXES_IPWARE_* settings need
+# django-ipware, whose proxy count means something else; see accounts.throttle.
+HELPDESK_TRUSTED_PROXY_COUNT = _int("HELPDESK_TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_ip_address"
+# Reset links asked for, per hour: from one address, and for one e-mail address.
+HELPDESK_PASSWORD_RESETS_PER_ADDRESS = _int(
+    "HELPDESK_PASSWORD_RESETS_PER_ADDRESS", default=10
+)
+HELPDESK_PASSWORD_RESETS_PER_EMAIL = _int(
+    "HELPDESK_PASSWORD_RESETS_PER_EMAIL", default=3
+)
+# Sessions end after this long unused (accounts.sessions), and after
+# HELPDESK_SESSION_MAX_HOURS however busy.
+HELPDESK_AGENT_IDLE_MINUTES = _int("HELPDESK_AGENT_IDLE_MINUTES", default=30)
+HELPDESK_CUSTOMER_IDLE_MINUTES = _int("HELPDESK_CUSTOMER_IDLE_MINUTES", default=480)
+HELPDESK_SESSION_MAX_HOURS = _int("HELPDESK_SESSION_MAX_HOURS", default=12)
+for _name, _low in (
+    ("AXES_FAILURE_LIMIT", 1),
+    ("HELPDESK_LOGIN_ADDRESS_FAILURE_LIMIT", 1),
+    ("HELPDESK_TRUSTED_PROXY_COUNT", 0),
+    ("HELPDESK_PASSWORD_RESETS_PER_ADDRESS", 1),
+    ("HELPDESK_PASSWORD_RESETS_PER_EMAIL", 1),
+    ("HELPDESK_AGENT_IDLE_MINUTES", 1),
+    ("HELPDESK_CUSTOMER_IDLE_MINUTES", 1),
+    ("HELPDESK_SESSION_MAX_HOURS", 1),
+):
+    if vars()[_name] < _low:
+        raise _config_error(f"{_name} must be {_low} or more, not {vars()[_name]}")
+SESSION_COOKIE_AGE = HELPDESK_SESSION_MAX_HOURS * 3600
 AXES_USERNAME_CALLABLE = "accounts.rules.login_name"
 AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
 AUTH_PASSWORD_VALIDATORS = [
@@ -242,13 +410,29 @@ AUTH_PASSWORD_VALIDATORS = [
         "NAME": "django.contrib.auth.password_validation."
         "UserAttributeSimilarityValidator"
     },
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:tickets"
 LOGOUT_REDIRECT_URL = "portal:login"
+
+# Two-factor sign-in for the agent console (accounts/two_factor): an authenticator
+# app (TOTP) plus one-time recovery codes. Required for superusers and Support
+# Managers, optional for other agents; an agent who set it up is always asked for a
+# code. Not read from the environment, so no deployment turns the requirement off;
+# the test settings do, because their sessions come from force_login.
+HELPDESK_REQUIRE_2FA = True
+HELPDESK_2FA_RECOVERY_CODES = 10
+OTP_TOTP_ISSUER = env.str("HELPDESK_2FA_ISSUER", default="Helpdesk")
+# Each wrong code doubles the wait before the next one is checked: 1, 2, 4, 8 s...
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- I18N and time: store UTC, compute in each calendar's zone ------------------
 LANGUAGE_CODE = "en-gb"
@@ -275,6 +459,21 @@ HELPDESK_ATTACHMENT_MAX_BYTES = _int(
     "HELPDESK_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024
 )
 HELPDESK_ATTACHMENT_MAX_FILES = 5
+# Uploads are measured while the body streams in (helpdesk/uploads.py): an attachment
+# past HELPDESK_ATTACHMENT_MAX_BYTES is dropped at that chunk and reported by the form,
+# and a request longer than the largest one we could accept (every attachment at its
+# limit plus the form's text) is cut off unread instead of filling the temp folder.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # Django's default: a form's text fields
+HELPDESK_UPLOAD_MAX_REQUEST_BYTES = (
+    HELPDESK_ATTACHMENT_MAX_FILES * HELPDESK_ATTACHMENT_MAX_BYTES
+    + DATA_UPLOAD_MAX_MEMORY_SIZE
+    + 1024 * 1024  # multipart boundaries and part headers
+)
+FILE_UPLOAD_HANDLERS = [
+    "helpdesk.uploads.AttachmentLimitUploadHandler",  # first: it sees every chunk
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 HELPDESK_REFERENCE_PREFIX = "HD"
 # Where links in e-mails point (no request to take the host from in a worker).
 HELPDESK_BASE_URL = env.str(
@@ -284,12 +483,19 @@ HELPDESK_BASE_URL = env.str(
 # --- E-mail ---------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="support@helpdesk.local")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-if env.str("EMAIL_URL", default=""):
-    # smtp://user:password@host:587 (django-environ), e.g. a relay in production.
-    try:
-        vars().update(env.email_url("EMAIL_URL"))
-    except (ImproperlyConfigured, ValueError, KeyError) as exc:
-        raise _config_error(f"EMAIL_URL is malformed ({exc})") from None
+_EMAIL_URL = env.str("EMAIL_URL", default="").strip()
+if _EMAIL_URL:
+    # smtp+tls://user:password@host:587 (django-environ), e.g. a relay in production;
+    # consolemail:// prints messages instead.
+    _EMAIL_FORMS = "smtp+tls://user:password@host:587 or consolemail://"
+    _email = _split_url(
+        "EMAIL_URL", _EMAIL_URL, environ.Env.EMAIL_SCHEMES, _EMAIL_FORMS
+    )
+    if _email.scheme.startswith("smtp") and not _email.hostname:
+        raise _malformed("EMAIL_URL", _EMAIL_URL, f"no host, expected {_EMAIL_FORMS}")
+    vars().update(
+        _url_config("EMAIL_URL", _EMAIL_URL, environ.Env.email_url_config, _EMAIL_FORMS)
+    )
 else:
     # Laptop default: every message is written to a file under var/mail/.
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
@@ -308,6 +514,40 @@ SECURE_HSTS_PRELOAD = IS_PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp), on in every mode. Everything loads from our
+# own origin. No page has an inline script or on*= handler, the admin's included
+# (Django passes its values in data- attributes of <script src>), so script-src
+# needs no nonce. The QR code of the two-factor set-up is inline <svg>, not an
+# image, so img-src needs no data:. style-src keeps 'unsafe-inline' for now: the
+# console's coloured columns are style= attributes (helpdesk/admin.py,
+# tam/admin.py), a few pages have a <style> block and the admin's scripts set
+# styles; inline CSS runs no script, and moving it into stylesheets is the
+# follow-up that removes it. HELPDESK_CSP_REPORT_ONLY=true sends the policy as
+# Content-Security-Policy-Report-Only instead, to try a change on live traffic
+# (browsers ignore frame-ancestors there; X-Frame-Options still denies framing);
+# HELPDESK_CSP_REPORT_URI is where browsers post what the policy blocked.
+_CSP_DIRECTIVES = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+_CSP_REPORT_URI = env.str("HELPDESK_CSP_REPORT_URI", default="").strip()
+if _CSP_REPORT_URI:
+    if any(c.isspace() or c in ";," for c in _CSP_REPORT_URI):
+        raise _config_error("HELPDESK_CSP_REPORT_URI must be one URL")
+    _CSP_DIRECTIVES["report-uri"] = [_CSP_REPORT_URI]
+if _flag("HELPDESK_CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY = None
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = None
 
 LOGGING = {
     "version": 1,

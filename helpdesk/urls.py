@@ -1,5 +1,8 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 
 from helpdesk import views
 
@@ -10,6 +13,12 @@ admin.site.index_title = "Agent console"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=lazy(static, str)("helpdesk/favicon.svg")),
+    ),
+    # Before the admin's own URLs: its catch-all would answer these with a 404.
+    path("admin/two-factor/", include("accounts.two_factor.urls")),
     path("admin/", admin.site.urls),
     path("portal/", include("helpdesk.portal_urls")),
     path("staff/tam/", include("tam.urls")),

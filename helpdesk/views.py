@@ -12,20 +12,24 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.decorators import permission_required
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import passwords
 from accounts.models import Organization
 from accounts.rules import Decision, may_file_tickets
+from accounts.throttle import client_ip_address
 from helpdesk import clock_display, escalations, reports, services, severity
 from helpdesk.forms import (
     EscalationForm,
@@ -68,8 +72,10 @@ def refuse(request: HttpRequest, reason: str, *, status: int = 403) -> HttpRespo
 
 
 def portal_view(view):
-    """Require a logged-in named Support Administrator; set ``request.organizations``
-    and ``request.organization`` (the one being worked in)."""
+    """Require a logged-in named Support Administrator; set ``request.organizations``,
+    ``request.organization`` (the one being worked in) and ``request.filing`` (whether
+    they may file for it, and why not: the nav offers "New ticket" only when they may).
+    """
 
     @functools.wraps(view)
     @login_required(login_url="portal:login")
@@ -102,6 +108,8 @@ def portal_view(view):
             current = organizations[0]
         request.organizations = organizations
         request.organization = current
+        # Lazy, like request.user: a download or a redirect never asks.
+        request.filing = SimpleLazyObject(lambda: _filing_decision(request, current))
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -176,7 +184,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "query": query.urlencode(),
-            "decision": _filing_decision(request, organization),
+            "decision": request.filing,
         },
     )
 
@@ -520,3 +528,68 @@ def _int_param(
         return min(max(int(request.GET.get(name, default)), low), high)
     except ValueError:
         return default
+
+
+# --- portal passwords -------------------------------------------------------------
+
+
+class PortalPasswordResetView(auth_views.PasswordResetView):
+    """Send a reset link, within the hourly limits per address and per e-mail
+    (``accounts.passwords``). Known and unknown e-mails get the same answer."""
+
+    template_name = "portal/password_reset.html"
+    email_template_name = "portal/password_reset_email.txt"
+    subject_template_name = "portal/password_reset_subject.txt"
+    success_url = reverse_lazy("portal:password_reset_done")
+
+    def form_valid(self, form) -> HttpResponse:
+        allowance = passwords.count_password_reset(
+            address=client_ip_address(self.request),
+            email=form.cleaned_data["email"],
+            now=timezone.now(),
+        )
+        if allowance.address_limited:
+            response = render(
+                self.request,
+                "portal/password_reset_limited.html",
+                {"retry_after_minutes": -(-allowance.retry_after_seconds // 60)},
+                status=429,
+            )
+            response["Retry-After"] = str(allowance.retry_after_seconds)
+            return response
+        if not allowance.may_send:
+            # Past this e-mail's limit: the page of a sent link, and no e-mail.
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
+
+
+class PortalPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "portal/password_reset_confirm.html"
+    success_url = reverse_lazy("portal:password_reset_complete")
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)  # stores it; other sessions end
+        passwords.after_password_set(form.user, how="reset")
+        return response
+
+
+class PortalPasswordChangeView(auth_views.PasswordChangeView):
+    """Change the password: every other session of the account ends (its session
+    hash no longer matches), this one stays logged in (``update_session_auth_hash``).
+    """
+
+    template_name = "portal/password_change.html"
+    success_url = reverse_lazy("portal:tickets")
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)  # saves, then update_session_auth_hash
+        passwords.after_password_set(form.user, how="changed")
+        messages.success(
+            self.request,
+            "Your password has been changed. Devices logged in with the old one "
+            "have been logged out.",
+        )
+        return response
+
+
+password_change = portal_view(PortalPasswordChangeView.as_view())

@@ -23,3 +23,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 SECURE_SSL_REDIRECT = False
 # Login throttling is tested on its own (tests/accounts/test_login_throttle.py).
 AXES_ENABLED = False
+# Sessions here come from force_login, which no second factor follows; the two-factor
+# tests turn the requirement on (tests/accounts/test_two_factor.py). An agent who has
+# an authenticator is asked for a code either way.
+HELPDESK_REQUIRE_2FA = False

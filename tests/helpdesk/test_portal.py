@@ -152,6 +152,30 @@ def test_an_expired_licence_still_reads_its_history(client, expired, name):
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("name", ["tickets", "ticket", "plan"])
+def test_an_expired_licence_offers_no_new_ticket_link_but_says_why(
+    client, expired, name
+):
+    client.force_login(expired["ours"].user)
+    method, url = _urls(expired["our_ticket"])[name]
+
+    response = _visit(client, method, url)
+
+    assert f'href="{reverse("portal:new_ticket")}"'.encode() not in response.content
+    assert b"No new tickets: the licence ended on 31 January 2020" in response.content
+
+
+@pytest.mark.parametrize("name", ["tickets", "ticket", "plan"])
+def test_an_active_licence_offers_the_new_ticket_link(client, world, name):
+    client.force_login(world["ours"].user)
+    method, url = _urls(world["our_ticket"])[name]
+
+    response = _visit(client, method, url)
+
+    assert f'href="{reverse("portal:new_ticket")}"'.encode() in response.content
+    assert b"No new tickets" not in response.content
+
+
 def test_the_new_ticket_page_shows_severity_guidance_and_targets(client):
     admin = administrator()
     client.force_login(admin.user)

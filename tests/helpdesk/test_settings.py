@@ -1,5 +1,5 @@
-"""Start-up configuration: production refuses a missing or malformed variable with one
-line that names it, and no traceback."""
+"""Start-up configuration: a malformed variable, or in production a missing or unsafe
+one, stops start-up with one line that names it, and no traceback."""
 
 import os
 import secrets
@@ -19,24 +19,46 @@ PRODUCTION = {
 }
 
 
-def _check(tmp_path, **overrides: str | None) -> subprocess.CompletedProcess:
+def _manage(
+    tmp_path, args: list[str], variables: dict[str, str | None]
+) -> subprocess.CompletedProcess:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "EMAIL_"))
     }
     env["HELPDESK_VAR_DIR"] = str(tmp_path)
-    for name, value in {**PRODUCTION, **overrides}.items():
+    for name, value in variables.items():
         if value is not None:
             env[name] = value
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def _check(tmp_path, **overrides: str | None) -> subprocess.CompletedProcess:
+    return _manage(
+        tmp_path,
+        ["check", "--deploy", "--fail-level", "WARNING"],
+        {**PRODUCTION, **overrides},
+    )
+
+
+def _check_development(tmp_path, **variables: str) -> subprocess.CompletedProcess:
+    return _manage(tmp_path, ["check"], variables)
+
+
+def _assert_stopped_in_one_line(result: subprocess.CompletedProcess, named: str):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert named in lines[0]
+    assert "Traceback" not in result.stderr
 
 
 def test_production_settings_pass_the_deploy_check(tmp_path):
@@ -51,6 +73,10 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
         ({"DJANGO_SECRET_KEY": None}, "DJANGO_SECRET_KEY"),
         ({"DJANGO_SECRET_KEY": "short"}, "DJANGO_SECRET_KEY"),
         ({"DJANGO_ALLOWED_HOSTS": None}, "DJANGO_ALLOWED_HOSTS"),
+        ({"DJANGO_ALLOWED_HOSTS": "*"}, "DJANGO_ALLOWED_HOSTS"),
+        ({"DJANGO_ALLOWED_HOSTS": "helpdesk.example.com,*"}, "DJANGO_ALLOWED_HOSTS"),
+        ({"DJANGO_ALLOWED_HOSTS": "*.example.com"}, "DJANGO_ALLOWED_HOSTS"),
+        ({"DJANGO_ALLOWED_HOSTS": " , "}, "DJANGO_ALLOWED_HOSTS"),
         ({"DATABASE_URL": None}, "DATABASE_URL"),
         ({"DATABASE_URL": "mongodb://db/helpdesk"}, "DATABASE_URL"),
         ({"REDIS_URL": None}, "REDIS_URL"),
@@ -67,10 +93,81 @@ def test_a_missing_or_malformed_variable_stops_start_up_in_one_line(
     result = _check(tmp_path, **overrides)
 
     assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert named in lines[0]
-    assert "Traceback" not in result.stderr
+    _assert_stopped_in_one_line(result, named)
+
+
+def test_a_domain_with_its_subdomains_is_an_allowed_production_host(tmp_path):
+    result = _check(tmp_path, DJANGO_ALLOWED_HOSTS="helpdesk.example.com, .example.org")
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("DATABASE_URL", "postgres//x"),  # no ://
+        ("DATABASE_URL", "helpdesk"),
+        ("DATABASE_URL", "mysql://db.internal/helpdesk"),  # unknown scheme here
+        ("DATABASE_URL", "postgres:///helpdesk"),  # no host
+        ("DATABASE_URL", "postgres://helpdesk@db.internal:5432"),  # no database
+        ("DATABASE_URL", "postgres://helpdesk@db.internal:port/helpdesk"),
+        ("DATABASE_URL", "postgres://helpdesk@[::1/helpdesk"),  # unparsable
+        ("DATABASE_URL", "sqlite://var/helpdesk.sqlite3"),  # a host, not a path
+        ("REDIS_URL", "redis//cache.internal"),
+        ("REDIS_URL", "memcached://cache.internal:11211"),
+        ("REDIS_URL", "redis://:6379/0"),  # no host
+        ("REDIS_URL", "redis://cache.internal:63 79/0"),
+        ("REDIS_URL", "redis://cache.internal:6379/zero"),
+        ("EMAIL_URL", "smtp//smtp.example.com"),
+        ("EMAIL_URL", "imap://smtp.example.com"),
+        ("EMAIL_URL", "smtp+tls://user:password@:587"),  # no host
+        ("EMAIL_URL", "smtp+tls://smtp.example.com:tls"),
+    ],
+)
+def test_a_malformed_url_stops_start_up_in_one_line_in_every_mode(tmp_path, name, url):
+    result = _check_development(tmp_path, **{name: url})
+
+    _assert_stopped_in_one_line(result, name)
+    assert "malformed" in result.stderr
+
+
+def test_a_malformed_url_is_shown_without_its_password(tmp_path):
+    url = "postgres://helpdesk:hunter2@db.internal:54x2/helpdesk"
+
+    result = _check_development(tmp_path, DATABASE_URL=url)
+
+    _assert_stopped_in_one_line(result, "DATABASE_URL")
+    assert "hunter2" not in result.stderr
+    assert "postgres://helpdesk:***@db.internal:54x2/helpdesk" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {
+            "DATABASE_URL": "sqlite:///{tmp_path}/helpdesk.sqlite3",
+            "REDIS_URL": "redis://cache.internal:6379/0",
+            "EMAIL_URL": "smtp+tls://user:p%40ss@smtp.example.com:587",
+        },
+        {
+            "DATABASE_URL": "postgres://helpdesk@db.internal:5432/helpdesk",
+            "REDIS_URL": "rediss://:secret@cache.internal:6380/1",
+            "EMAIL_URL": "consolemail://",
+        },
+        {
+            "DATABASE_URL": "postgres:////run/postgresql/helpdesk",  # a socket folder
+            "REDIS_URL": "unix:///run/redis/redis.sock",
+            "EMAIL_URL": "smtps://user@smtp.example.com:465",
+        },
+    ],
+)
+def test_well_formed_urls_start(tmp_path, variables):
+    variables = {k: v.format(tmp_path=tmp_path) for k, v in variables.items()}
+
+    result = _check_development(tmp_path, **variables)
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
 
 
 def test_development_defaults_need_no_variables(tmp_path):
