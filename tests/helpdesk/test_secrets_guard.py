@@ -9,6 +9,7 @@ test corpus.
 import base64
 import io
 import json
+import logging
 import math
 import random
 import textwrap
@@ -727,6 +728,10 @@ def test_a_page_whose_text_cannot_be_read_does_not_hide_the_others(monkeypatch, 
         return extract_text(page, *args, **kwargs)
 
     monkeypatch.setattr(PageObject, "extract_text", fails_once)
+    # A Celery worker started earlier in the run reconfigures logging and disables
+    # loggers that existed then; this test reads this one's records.
+    monkeypatch.setattr(pdf_text.logger, "disabled", False)
+    caplog.set_level(logging.WARNING, logger=pdf_text.logger.name)
 
     assert pdf_text.extract_pages(_pdf("one", "two")) == ["", "two"]
     assert "PDF page 1" in caplog.text
