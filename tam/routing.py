@@ -149,6 +149,16 @@ def hours_remain(organization: Organization, on: date) -> bool:
     return bucket is not None and used_minutes(bucket) < bucket.allowance_minutes
 
 
+def minutes_left(organization: Organization, on: date) -> int | None:
+    """Return the in-scope TAM minutes left in the month covering ``on`` (negative
+    once best effort), or None when no contract covers that day."""
+    contract = contract_on(organization, on)
+    bucket = bucket_on(contract, on) if contract is not None else None
+    if bucket is None:
+        return None
+    return bucket.allowance_minutes - used_minutes(bucket)
+
+
 def tam_due_for(organization: Organization, opened_at: datetime) -> datetime | None:
     """Return when a TAM-routed deployment ticket opened at ``opened_at`` is due a first
     response: 4 business hours on the schedule of the TAM who receives it.

@@ -25,50 +25,24 @@ from django.utils.html import format_html, format_html_join
 from accounts.console import HistoryAdmin, requires
 from accounts.models import User
 from accounts.rules import may_file_tickets
-from helpdesk import clock_display, clocks, escalations, lifecycle, services, severity
+from helpdesk import (
+    clock_display,
+    clocks,
+    escalations,
+    lifecycle,
+    services,
+    severity,
+    timeline,
+)
 from helpdesk.models import (
     Attachment,
     Escalation,
-    Message,
     SeverityChange,
     SLOClock,
     Ticket,
 )
 from helpdesk.views import serve_attachment
-
-
-class MessageInline(admin.StackedInline):
-    model = Message
-    extra = 0
-    fields = ["visibility", "author", "created_at", "body"]
-    readonly_fields = fields
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False  # replies go through the reply form (services.post_reply)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("author")
-
-
-class AttachmentInline(admin.TabularInline):
-    model = Attachment
-    extra = 0
-    fields = ["download", "content_type", "size", "uploaded_by", "created_at"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("uploaded_by", "ticket")
-
-    @admin.display(description="file")
-    def download(self, item: Attachment) -> str:
-        url = reverse("admin:helpdesk_attachment_download", args=[item.pk])
-        return format_html('<a href="{}">{}</a>', url, item.original_name)
+from tam import routing as tam_routing
 
 
 class AgentReplyForm(forms.Form):
@@ -415,9 +389,7 @@ class TicketAdmin(HistoryAdmin):
         SLOClockInline,
         SeverityChangeInline,
         EscalationInline,
-        MessageInline,
-        AttachmentInline,
-    ]
+    ]  # the conversation and its attachments are the timeline (helpdesk.timeline)
     actions = ["change_severity_action"]
 
     @admin.action(
@@ -561,15 +533,30 @@ class TicketAdmin(HistoryAdmin):
         ticket = self.get_object(request, object_id)
         if ticket is None:  # let the admin say it does not exist
             return super().change_view(request, object_id, form_url, extra_context)
+        allowed = lifecycle.allowed_next(ticket.status)
+        now = timezone.now()
         extra_context = {
             **(extra_context or {}),
             "reply_form": AgentReplyForm(),
+            "send_and": [
+                (s, f"Send and set {Ticket.Status(s).label.lower()}")
+                for s in (Ticket.Status.WAITING_ON_CUSTOMER, Ticket.Status.RESOLVED)
+                if s in allowed
+            ],
+            "timeline": timeline.timeline(ticket),
+            "clock_views": [
+                (clock, clock_display.view(clock, now))
+                for clock in CLOCKS_WITH_CALENDARS.filter(ticket=ticket)
+            ],
+            "open_escalation": ticket.escalations.filter(
+                de_escalated_at__isnull=True
+            ).first(),
+            "tam_minutes_left": tam_routing.minutes_left(
+                ticket.organization, timezone.localdate()
+            ),
             "severity_choices": ticket.plan.severities.exclude(pk=ticket.severity_id),
             "current_severity_id": ticket.severity_id,
-            "status_choices": [
-                (s, Ticket.Status(s).label)
-                for s in lifecycle.allowed_next(ticket.status)
-            ],
+            "status_choices": [(s, Ticket.Status(s).label) for s in allowed],
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -613,19 +600,26 @@ class TicketAdmin(HistoryAdmin):
         if not form.is_valid():
             self.message_user(request, "Write a reply first.", messages.ERROR)
             return HttpResponseRedirect(back)
+        then = request.POST.get("then_status", "")
         try:
-            services.post_reply(
-                ticket,
-                author=request.user,
-                body=form.cleaned_data["body"],
-                internal=form.cleaned_data["internal"],
-                uploads=request.FILES.getlist("attachments"),
-            )
+            with transaction.atomic():  # the reply and its status, or neither
+                services.post_reply(
+                    ticket,
+                    author=request.user,
+                    body=form.cleaned_data["body"],
+                    internal=form.cleaned_data["internal"],
+                    uploads=request.FILES.getlist("attachments"),
+                )
+                if then:
+                    services.change_status(ticket, then, actor=request.user)
         except ValidationError as exc:
-            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            self.message_user(
+                request, "Not sent: " + " ".join(exc.messages), messages.ERROR
+            )
         else:
             kind = "Internal note" if form.cleaned_data["internal"] else "Reply"
-            self.message_user(request, f"{kind} added.", messages.SUCCESS)
+            done = f" Status: {Ticket.Status(then).label.lower()}." if then else ""
+            self.message_user(request, f"{kind} added.{done}", messages.SUCCESS)
         return HttpResponseRedirect(back)
 
     @requires("helpdesk.change_ticket")

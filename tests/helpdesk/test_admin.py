@@ -252,3 +252,78 @@ def test_every_editable_field_of_the_ticket_page_is_stored(client, agent):
     stored = {name: getattr(ticket, name) for name in new_values}
     stored["assignee"] = ticket.assignee_id
     assert stored == new_values
+
+
+def test_the_timeline_tells_notes_replies_and_changes_apart(client, agent):
+    ticket = file_ticket()
+    services.post_reply(ticket, author=agent, body="Looking at the SSO logs.")
+    services.post_reply(
+        ticket, author=agent, body="Likely the IdP cert.", internal=True
+    )
+    services.change_status(ticket, "waiting", actor=agent)
+
+    page = client.get(reverse("admin:helpdesk_ticket_change", args=[ticket.pk]))
+
+    entries = page.context["timeline"]
+    kinds = [entry.kind for entry in entries]
+    assert kinds[0] == "public"
+    assert entries[0].label == "Filed"
+    assert "internal" in kinds
+    assert "status" in kinds
+    note = next(e for e in entries if e.kind == "internal")
+    assert note.role == "Support Engineer"
+    html = page.content.decode()
+    assert 'class="entry entry-internal"' in html
+    assert "Internal note (agents only)" in html
+    assert any(
+        e.kind == "status" and e.body.endswith("→ Waiting on customer") for e in entries
+    )
+
+
+def test_send_and_wait_on_the_customer_is_one_action(client, agent):
+    ticket = file_ticket()
+
+    client.post(
+        reverse("admin:helpdesk_ticket_reply", args=[ticket.pk]),
+        {"body": "Please send the HAR file.", "then_status": "waiting"},
+    )
+
+    ticket.refresh_from_db()
+    assert ticket.status == "waiting"
+    assert ticket.messages.filter(body="Please send the HAR file.").exists()
+
+
+def test_a_reply_with_an_impossible_status_stores_neither(client, agent):
+    ticket = file_ticket()
+    services.change_status(ticket, "resolved", actor=agent)
+    services.change_status(ticket, "closed", actor=agent)
+
+    response = client.post(
+        reverse("admin:helpdesk_ticket_reply", args=[ticket.pk]),
+        {"body": "One more thing", "then_status": "waiting"},
+        follow=True,
+    )
+
+    assert "Not sent" in response.content.decode()
+    assert not ticket.messages.filter(body="One more thing").exists()
+
+
+def test_the_ticket_page_costs_the_same_for_3_and_30_messages(
+    client, agent, django_assert_num_queries
+):
+    ticket = file_ticket(uploads=[png()])
+    url = reverse("admin:helpdesk_ticket_change", args=[ticket.pk])
+    for i in range(3):
+        services.post_reply(ticket, author=agent, body=f"Reply {i}")
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for i in range(27):
+        services.post_reply(
+            ticket, author=agent, body=f"Note {i}", internal=bool(i % 2)
+        )
+
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = client.get(url)
+
+    assert b"Note 26" in response.content
