@@ -47,16 +47,26 @@ def may_file_tickets(
     return Decision(True)
 
 
+# django-axes stores the login name in a 255-character column (AccessAttempt.username).
+LOGIN_NAME_MAX_LENGTH = 255
+
+
 def login_name(request, credentials: dict | None) -> str:
     """Return the e-mail a login attempt is counted against, in one case, so that
     ALICE@example.com and alice@example.com share one throttle (django-axes).
 
     A failed attempt carries the form's ``username``; a successful one, the user's
-    ``email`` (Axes names it by ``USERNAME_FIELD``)."""
+    ``email`` (Axes names it by ``USERNAME_FIELD``). NUL bytes are dropped and the
+    name is cut to Axes' 255-character column, so no name makes its query or its
+    write fail (PostgreSQL refuses both). The login forms refuse names longer than
+    an e-mail address (254 characters) before this is asked; a longer name cut to
+    255 characters still never matches a real account's bucket.
+    """
     credentials = credentials or {}
     name = (
         credentials.get("username")
         or credentials.get("email")
         or request.POST.get("username", "")
     )
-    return str(name).strip().lower()
+    name = str(name).replace("\x00", "").strip().lower()
+    return name[:LOGIN_NAME_MAX_LENGTH]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 
 from helpdesk.attachments import check_uploads
 from helpdesk.models import Ticket
@@ -172,3 +175,31 @@ class EscalationForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         validators=[validate_no_secrets],
     )
+
+
+class _BoundedLoginName:
+    """Refuse a login name longer than any e-mail address with a form error.
+
+    ``AuthenticationForm`` sets the field's ``max_length`` after the field is built,
+    so Django never adds its validator: a 300-character name went on to
+    ``authenticate()`` and into django-axes' 255-character column, a 500 on
+    PostgreSQL.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["username"]
+        field.validators.append(
+            MaxLengthValidator(
+                field.max_length,
+                message=f"An e-mail address has at most {field.max_length} characters.",
+            )
+        )
+
+
+class PortalAuthenticationForm(_BoundedLoginName, AuthenticationForm):
+    """The portal's log-in form."""
+
+
+class ConsoleAuthenticationForm(_BoundedLoginName, AdminAuthenticationForm):
+    """The agent console's log-in form (``admin.site.login_form``)."""

@@ -1,10 +1,31 @@
 """The customer portal: /portal/…"""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, register_converter
 
 from helpdesk import views
+from helpdesk.forms import PortalAuthenticationForm
 from tam import views as tam_views
+
+
+class TicketReferenceConverter:
+    """A ticket reference as stored: letters, digits and hyphens, at most the 16
+    characters of ``Ticket.reference`` (``HD-000123``).
+
+    Anything else (a NUL byte, which PostgreSQL refuses in a query, 300 characters,
+    non-ASCII) matches no URL and is a 404 before any query runs.
+    """
+
+    regex = r"[A-Za-z0-9][A-Za-z0-9-]{0,15}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(TicketReferenceConverter, "reference")
 
 app_name = "portal"
 
@@ -13,7 +34,9 @@ urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            template_name="portal/login.html", redirect_authenticated_user=True
+            template_name="portal/login.html",
+            authentication_form=PortalAuthenticationForm,
+            redirect_authenticated_user=True,
         ),
         name="login",
     ),
@@ -46,21 +69,21 @@ urlpatterns = [
     path("organisation/", views.choose_organization, name="choose"),
     path("tickets/", views.ticket_list, name="tickets"),
     path("tickets/new/", views.new_ticket, name="new_ticket"),
-    path("tickets/<str:reference>/", views.ticket_detail, name="ticket"),
-    path("tickets/<str:reference>/reopen/", views.reopen_ticket, name="reopen"),
+    path("tickets/<reference:reference>/", views.ticket_detail, name="ticket"),
+    path("tickets/<reference:reference>/reopen/", views.reopen_ticket, name="reopen"),
     path(
-        "tickets/<str:reference>/severity/",
+        "tickets/<reference:reference>/severity/",
         views.change_severity,
         name="change_severity",
     ),
     path(
-        "tickets/<str:reference>/severity/<int:pk>/decide/",
+        "tickets/<reference:reference>/severity/<int:pk>/decide/",
         views.decide_severity_change,
         name="decide_severity",
     ),
-    path("tickets/<str:reference>/escalate/", views.escalate, name="escalate"),
+    path("tickets/<reference:reference>/escalate/", views.escalate, name="escalate"),
     path(
-        "tickets/<str:reference>/attachments/<int:pk>/",
+        "tickets/<reference:reference>/attachments/<int:pk>/",
         views.attachment,
         name="attachment",
     ),

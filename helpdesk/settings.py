@@ -184,6 +184,11 @@ MIDDLEWARE = [
     # Content-Security-Policy on every response from here in (pages, downloads, the
     # lockout and two-factor pages); see CONTENT_SECURITY_POLICY below.
     "csp.middleware.CSPMiddleware",
+    # helpdesk/errors.py: a NUL byte in the URL is a 400 before anything queries; a
+    # view's OperationalError/InterfaceError (the database is down) is the 503
+    # "try again in a minute" page, not a 500.
+    "helpdesk.errors.NulByteGuardMiddleware",
+    "helpdesk.errors.DatabaseOutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Cache-Control: no-store on every logged-in response and download; outside the
     # rest, so it sees the final response (it reads request.user on the way out).

@@ -4,11 +4,13 @@ from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
-from helpdesk import views
+from helpdesk import errors, views
+from helpdesk.forms import ConsoleAuthenticationForm
 
 admin.site.site_header = "Helpdesk agent console"
 admin.site.site_title = "Helpdesk"
 admin.site.index_title = "Agent console"
+admin.site.login_form = ConsoleAuthenticationForm
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,3 +26,10 @@ urlpatterns = [
     path("staff/tam/", include("tam.urls")),
     path("staff/slo/attainment/", views.slo_attainment, name="slo_attainment"),
 ]
+
+# Styled error pages that never query; the 500 handler answers a database outage
+# met by a middleware with the 503 page (helpdesk/errors.py).
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.page_not_found
+handler500 = errors.server_error

@@ -8,15 +8,25 @@ organisation's ticket or attachment is a 404, so references do not leak.
 from __future__ import annotations
 
 import functools
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from time import monotonic
+from urllib.parse import urlsplit
 
+import redis
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connections
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -44,6 +54,8 @@ from helpdesk.models import Attachment, Message, SeverityChange, Ticket
 from policies.models import SLOTarget, SupportPlan
 from tam import routing as tam_routing
 
+logger = logging.getLogger(__name__)
+
 ORG_SESSION_KEY = "portal_organization"
 PAGE_SIZE = 25
 
@@ -54,13 +66,141 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
+# --- health ------------------------------------------------------------------------
+
+# How long each dependency may take to answer /healthz.
+HEALTH_TIMEOUT_SECONDS = 2.0
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Report liveness for a load balancer: the process answers and the DB does too."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    """Report the database, the Celery broker and the mail server separately.
+
+    {"database": "ok", "broker": "error: ConnectionError", "mail": "ok",
+     "status": "degraded"} with HTTP 200: the process can serve, so the load balancer
+    keeps it. Only a database that does not answer is a 503 ("down"): then no page
+    can be served. Each check gives up after ``HEALTH_TIMEOUT_SECONDS``; they run at
+    once, so a hung dependency costs that long, not three times that.
+    """
+    checks = _run_checks(
+        {
+            "database": _check_database,
+            "broker": _check_broker,
+            "mail": _check_mail,
+        },
+        timeout=HEALTH_TIMEOUT_SECONDS,
+    )
+    if checks["database"] != "ok":
+        status = "down"
+    elif all(result == "ok" for result in checks.values()):
+        status = "ok"
+    else:
+        status = "degraded"
+    return JsonResponse(
+        {**checks, "status": status}, status=503 if status == "down" else 200
+    )
+
+
+def _run_checks(
+    checks: dict[str, Callable[[], str]], *, timeout: float
+) -> dict[str, str]:
+    """Run each check in its own thread; one still running at ``timeout`` failed.
+
+    A check that hangs (a firewall dropping packets to the database) keeps its
+    daemon thread until its own socket gives up, but never this request.
+    """
+    results: dict[str, str] = {}
+
+    def run(name: str, check: Callable[[], str]) -> None:
+        try:
+            results[name] = check()
+        except Exception as exc:  # any failure is the answer
+            results[name] = _failed(name, exc)
+
+    threads = {
+        name: threading.Thread(target=run, args=(name, check), daemon=True)
+        for name, check in checks.items()
+    }
+    for thread in threads.values():
+        thread.start()
+    deadline = monotonic() + timeout
+    for thread in threads.values():
+        thread.join(max(0.0, deadline - monotonic()))
+    return {
+        name: results.get(name, f"error: no answer within {timeout:g} s")
+        for name in checks
+    }
+
+
+def _failed(name: str, exc: Exception) -> str:
+    # The details (hosts, ports) go to the log; the public answer names the error.
+    logger.warning("Health check of the %s failed: %s", name, exc)
+    return f"error: {type(exc).__name__}"
+
+
+def _check_database() -> str:
+    """Ask the default database for ``SELECT 1``, on this thread's own connection."""
+    connection = connections["default"]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        connection.close()  # this thread ends; its connection must not linger
+    return "ok"
+
+
+def _check_broker() -> str:
+    """Ping Redis, or find the embedded broker's folders writable."""
+    url = settings.CELERY_BROKER_URL
+    scheme = urlsplit(url).scheme
+    if scheme in {"redis", "rediss", "unix"}:
+        client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=HEALTH_TIMEOUT_SECONDS,
+            socket_timeout=HEALTH_TIMEOUT_SECONDS,
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return "ok"
+    if scheme == "filesystem":
+        options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        for key in ("data_folder_in", "data_folder_out", "control_folder"):
+            folder = options.get(key)
+            if folder and not _writable_folder(Path(folder)):
+                logger.warning("Health check: broker folder %s is not writable", folder)
+                return f"error: the {key} is missing or not writable"
+        return "ok"
+    return f"error: no check for a {scheme}:// broker"
+
+
+def _check_mail() -> str:
+    """Open a TCP connection to the SMTP server, or find the mail folder writable;
+    the in-memory and console backends need nothing."""
+    backend = settings.EMAIL_BACKEND
+    if backend == "django.core.mail.backends.smtp.EmailBackend":
+        with socket.create_connection(
+            (settings.EMAIL_HOST, settings.EMAIL_PORT),
+            timeout=HEALTH_TIMEOUT_SECONDS,
+        ):
+            pass
+        return "ok"
+    if backend == "django.core.mail.backends.filebased.EmailBackend":
+        folder = Path(settings.EMAIL_FILE_PATH)
+        # The backend creates the folder on its first message.
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not _writable_folder(folder):
+            logger.warning("Health check: mail folder %s is not writable", folder)
+            return "error: the mail folder is not writable"
+        return "ok"
+    return "ok"  # locmem, console, dummy: nothing outside the process
+
+
+def _writable_folder(folder: Path) -> bool:
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
 
 
 # --- portal access ----------------------------------------------------------------

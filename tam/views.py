@@ -51,7 +51,7 @@ def staff_report_view(view):
 def _month(year: int, month: int) -> date:
     try:
         return date(year, month, 1)
-    except ValueError:
+    except (ValueError, OverflowError):  # month 13; a year of 40 digits
         raise Http404("No such month") from None
 
 
