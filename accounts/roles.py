@@ -91,6 +91,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # How far behind the SLO sweep is (the admin's "SLO sweep" page).
         *_perms("helpdesk", "view", "slosweep"),
         "helpdesk.view_slo_attainment",
+        "helpdesk.change_outboundemail",  # the outbox: stuck mail and "Retry now"
         *_perms("policies", "add change", *_POLICY_MODELS),
         *_perms("tam", "add change", *_TAM_MODELS),
     ],

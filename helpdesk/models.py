@@ -6,11 +6,13 @@ Writes go through ``helpdesk.services``; status rules live in ``helpdesk.lifecyc
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from accounts.models import Organization
@@ -220,12 +222,38 @@ class Attachment(models.Model):
         return self.message_id is None or self.message.is_public
 
 
+class OutboundEmailQuerySet(models.QuerySet["OutboundEmail"]):
+    def waiting(self) -> OutboundEmailQuerySet:
+        """Neither sent nor failed for good: a worker will try it (again)."""
+        return self.filter(sent_at__isnull=True, failed_at__isnull=True)
+
+    def due(self, now: datetime) -> OutboundEmailQuerySet:
+        """Waiting e-mails a worker may claim at ``now`` (the ``outbox_due`` index)."""
+        return self.waiting().filter(next_attempt_at__lte=now)
+
+    def stuck(self, before: datetime) -> OutboundEmailQuerySet:
+        """Waiting e-mails that were due to go out before ``before`` (queued then,
+        or held until then) and still have not."""
+        return self.waiting().filter(
+            Q(send_after__isnull=True) | Q(send_after__lt=before),
+            created_at__lt=before,
+        )
+
+    def failed(self) -> OutboundEmailQuerySet:
+        return self.filter(failed_at__isnull=False)
+
+
 class OutboundEmail(models.Model):
     """An e-mail to send, written in the transaction that causes it.
 
     ``key`` makes each e-mail unique (``ticket-created:42:ada@acme.example``), so a
     retried service writes no second row; ``sent_at`` makes delivery idempotent: a
-    redelivered task finds it set and sends nothing.
+    redelivered task finds it set and sends nothing. ``helpdesk.emails`` is the only
+    writer after the row is queued: a worker claims due rows until
+    ``next_attempt_at`` (its claim ends there), then marks each sent, retried later
+    (``next_attempt_at`` after a back-off, ``last_error``) or failed for good
+    (``failed_at``, ``last_error``). ``message_id`` is the same on every attempt, so
+    a rare second delivery is recognisable as the same message.
     """
 
     key = models.CharField(max_length=200, unique=True)
@@ -242,10 +270,30 @@ class OutboundEmail(models.Model):
         blank=True,
         help_text="Held until then (business-time SLO alerts wait for opening hours).",
     )
+    next_attempt_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="A worker may try it from then on: when it is queued or held "
+        "until, after a failure the back-off, while a worker holds it the end of "
+        "that worker's claim.",
+    )
     claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(
+        max_length=100, blank=True, help_text="The claim of the worker sending it."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Refused for good (the recipient's server answered 5xx), or "
+        "still failing when the retries ran out; the reason is the last error.",
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    message_id = models.CharField(
+        max_length=250, blank=True, help_text="The Message-ID header of every attempt."
+    )
+
+    objects = OutboundEmailQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -255,6 +303,23 @@ class OutboundEmail(models.Model):
                 fields=["created_at"],
                 condition=Q(sent_at__isnull=True),
                 name="outbox_unsent",
+            ),
+            # What workers claim: the waiting rows by the instant they fall due.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(sent_at__isnull=True, failed_at__isnull=True),
+                name="outbox_due",
+            ),
+            models.Index(
+                fields=["failed_at"],
+                condition=Q(failed_at__isnull=False),
+                name="outbox_failed",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sent_at__isnull=True) | Q(failed_at__isnull=True),
+                name="outbox_sent_or_failed",
             )
         ]
 

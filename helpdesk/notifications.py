@@ -1,4 +1,5 @@
-"""Who hears about what: SLO warnings and breaches, through the e-mail outbox.
+"""Who hears about what: SLO warnings and breaches, and mail stuck in the outbox,
+through the e-mail outbox.
 
 One sweep's alerts go out as one e-mail per recipient (and per hold time), so an
 engineer gets a digest rather than a storm, and each alert is in exactly one e-mail.
@@ -7,19 +8,26 @@ engineer gets a digest rather than a storm, and each alert is in exactly one e-m
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.db.models.functions import Coalesce
 
 from accounts import roles
+from helpdesk import emails
 from helpdesk.emails import queue_email
-from helpdesk.models import SLOClock, Ticket
+from helpdesk.models import OutboundEmail, SLOClock, Ticket
 from policies.models import BusinessCalendar
+
+logger = logging.getLogger(__name__)
 
 # A digest lists this many alerts (breaches first); the console has the rest.
 DIGEST_ROWS = 50
+# The outbox keys of the stuck-mail alerts, which are outbox mail themselves.
+STUCK_OUTBOX_KEY = "outbox-stuck:"
 
 
 @dataclass(slots=True, eq=False)
@@ -155,3 +163,61 @@ def _load_tickets_for_digests(groups) -> None:
     )
     for alert in shown:
         alert.clock.ticket = tickets[alert.clock.ticket_id]
+
+
+def notify_stuck_outbox(*, now: datetime) -> list[int]:
+    """Queue one e-mail per Support Manager when outbox mail has waited STUCK_AFTER
+    (15 minutes) past the instant it was due, once per stuck episode; return the
+    outbox ids queued (none when nothing is stuck or this episode was told).
+
+    The alert goes through the outbox like any mail, so an SMTP outage delays it
+    instead of losing it, and the sweep sends it ahead of the backlog. An episode
+    is over when every e-mail stuck at its alert has gone out or failed: a new one
+    starts with stuck mail that was due after the last alert was queued. The alerts
+    themselves are never counted as stuck, so an alert that cannot go out raises no
+    alert of its own.
+    """
+    cutoff = now - emails.STUCK_AFTER
+    stuck = OutboundEmail.objects.stuck(before=cutoff).exclude(
+        key__startswith=STUCK_OUTBOX_KEY
+    )
+    since = (
+        stuck.annotate(due_at=Coalesce("send_after", "created_at"))
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    if since is None:
+        return []
+    told = OutboundEmail.objects.filter(
+        key__startswith=STUCK_OUTBOX_KEY, created_at__gte=since
+    )
+    if told.exists():
+        return []
+    managers = roles.members(roles.SUPPORT_MANAGER)
+    if not managers:
+        logger.warning(
+            "outbox mail stuck since %s, and no Support Manager to tell", since
+        )
+        return []
+    context = {
+        "count": stuck.count(),
+        "since": since,
+        "errors": list(
+            dict.fromkeys(
+                stuck.exclude(last_error="")
+                .order_by("-attempts")
+                .values_list("last_error", flat=True)[:20]
+            )
+        )[:3],
+        "failed": OutboundEmail.objects.failed().filter(failed_at__gte=since).count(),
+    }
+    return [
+        queue_email(
+            key=f"{STUCK_OUTBOX_KEY}{since:%Y%m%dT%H%M%S.%f}:{manager.pk}",
+            to=manager.email,
+            template="outbox_stuck",
+            context={**context, "recipient": manager},
+        ).pk
+        for manager in managers
+    ]

@@ -295,15 +295,39 @@ if REDIS_URL:
             )
 
 if REDIS_URL:
+    # Requests never wait on Redis for long: every connection has short time-outs
+    # (seconds), so a Redis that is down fails at once and one that is frozen fails
+    # after the time-out instead of hanging the request.
+    _REDIS_TIMEOUTS = {"socket_connect_timeout": 1, "socket_timeout": 2}
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": _REDIS_TIMEOUTS,
         }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A publish after commit is a hint (helpdesk.emails.publish_hint): one connection
+    # attempt (kombu would retry it for seconds), then the outbox sweep does the work.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        **_REDIS_TIMEOUTS,
+        "max_retries": 0,
+    }
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = _REDIS_TIMEOUTS["socket_connect_timeout"]
+    CELERY_REDIS_SOCKET_TIMEOUT = _REDIS_TIMEOUTS["socket_timeout"]
+    CELERY_REDIS_RETRY_ON_TIMEOUT = False
+    # Storing or reading a result retries a lost connection twice within a second
+    # (Celery's default is 20 times, growing to a minute apart).
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+        "retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        }
+    }
 else:
     # Embedded defaults: a cache and a broker that need no server, shared by the
     # web, worker and beat processes through files under var/.
@@ -505,6 +529,10 @@ else:
     # Laptop default: every message is written to a file under var/mail/.
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
+# Seconds each SMTP exchange may wait (Django waits forever): a frozen mail server
+# costs a password notice sent during a request this much, not the request. The
+# outbox passes its own (helpdesk.emails.SMTP_TIMEOUT_SECONDS).
+EMAIL_TIMEOUT = 10
 
 # --- Security: on in production, off on a laptop served over plain HTTP ----------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.utils import timezone
 
 from helpdesk import emails
 
@@ -16,34 +17,45 @@ def ping() -> str:
     return "pong"
 
 
-@shared_task(
-    name="helpdesk.send_email",
-    autoretry_for=(OSError,),
-    retry_backoff=30,
-    retry_kwargs={"max_retries": 5},
-)
+# Nobody reads the result of the outbox tasks: they ignore it, so publishing one
+# never subscribes to the result store and a worker writes nothing back.
+@shared_task(name="helpdesk.send_email", ignore_result=True)
 def send_email(email_id: int) -> str:
-    """Deliver one outbox e-mail (a no-op if it was already sent)."""
+    """Deliver one outbox e-mail: "sent", or "skipped" when it is already sent, held,
+    backing off or being sent. A failure is recorded on the row (no Celery retry:
+    the row's ``next_attempt_at`` is the schedule, and the sweep keeps it)."""
     return emails.deliver(email_id)
 
 
-@shared_task(name="helpdesk.send_pending_emails")
+@shared_task(name="helpdesk.send_pending_emails", ignore_result=True)
 def send_pending_emails(older_than_seconds: int = 30) -> dict:
-    """Send every outbox e-mail still waiting: the safety net for broker outages.
+    """Every minute (beat): the safety net for lost hints and the retry schedule.
 
-    E-mails younger than ``older_than_seconds`` are left to their own send_email
-    task, which is normally already on its way.
+    Tell the Support Managers about mail stuck for 15 minutes (that alert is sent
+    first, ahead of the mail it is about), ask idle workers to help when more than a
+    batch is due, then send what is due batch by batch for up to a minute. E-mails
+    younger than ``older_than_seconds`` are left to their own send_email hint.
     """
-    sent = failed = 0
-    pending = emails.pending_email_ids(older_than=timedelta(seconds=older_than_seconds))
-    for email_id in pending:
-        try:
-            if emails.deliver(email_id) == "sent":
-                sent += 1
-        except Exception:
-            failed += 1
-            logger.exception("outbox e-mail %s failed", email_id)
-    return {"sent": sent, "failed": failed}
+    from helpdesk import notifications
+
+    now = timezone.now()
+    created_before = now - timedelta(seconds=older_than_seconds)
+    totals = {emails.SENT: 0, emails.RETRYING: 0, emails.FAILED: 0}
+    for email_id in notifications.notify_stuck_outbox(now=now):
+        outcome = emails.deliver(email_id)
+        if outcome in totals:
+            totals[outcome] += 1
+    for _ in range(emails.helpers_wanted(now=now, created_before=created_before)):
+        emails.publish_hint(drain_outbox, older_than_seconds)
+    drained = emails.drain(created_before=created_before)
+    return {name: count + drained[name] for name, count in totals.items()}
+
+
+@shared_task(name="helpdesk.drain_outbox", ignore_result=True)
+def drain_outbox(older_than_seconds: int = 30) -> dict:
+    """Help the sweep with a backlog: send due outbox e-mails batch by batch."""
+    created_before = timezone.now() - timedelta(seconds=older_than_seconds)
+    return emails.drain(created_before=created_before)
 
 
 @shared_task(name="helpdesk.sweep_slo_clocks")

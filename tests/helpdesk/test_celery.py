@@ -94,3 +94,23 @@ def test_ping_round_trip_on_the_embedded_broker_without_any_service(tmp_path):
 
     assert result.returncode == 0, result.stderr + worker_log.read_text()
     assert result.stdout.strip() == "pong"
+
+
+def test_redis_connections_give_up_in_seconds_and_publishes_do_not_retry():
+    """What keeps a request from waiting on Redis: short time-outs on every
+    connection, one connection attempt per publish (kombu retries for seconds
+    otherwise), and no retry of a timed-out command."""
+    from helpdesk import settings  # the project's, before the tests' locmem cache
+
+    broker = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    cache = settings.CACHES["default"]["OPTIONS"]
+    results = settings.CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS["retry_policy"]
+
+    assert broker["max_retries"] == 0
+    for options in (broker, cache):
+        assert options["socket_connect_timeout"] <= 1
+        assert options["socket_timeout"] <= 2
+    assert settings.CELERY_REDIS_SOCKET_CONNECT_TIMEOUT <= 1
+    assert settings.CELERY_REDIS_SOCKET_TIMEOUT <= 2
+    assert settings.CELERY_REDIS_RETRY_ON_TIMEOUT is False
+    assert results["max_retries"] * results["interval_max"] < 2
