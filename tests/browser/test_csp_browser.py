@@ -210,8 +210,8 @@ def test_the_consoles_own_scripts_work_under_the_policy(live_server, watch):
     page.fill(".select2-search__field", "Erin")
     page.locator(".select2-results__option", has_text="Erin Engineer").click()
     assert "Erin Engineer" in page.locator("#id_assignee + .select2").inner_text()
-    page.fill("#ticket-actions textarea[name=body]", "Looking into it now.")
-    page.click("#ticket-actions input[type=submit][value=Send]")
+    page.fill("#composer textarea[name=body]", "Looking into it now.")
+    page.click("#composer button.default")
     page.wait_for_selector("text=Reply added.")
     assert Ticket.objects.get().messages.get().body == "Looking into it now."
 
