@@ -11,6 +11,7 @@ severity changes, assignment), ``tam`` and the admin.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from contextvars import ContextVar
@@ -74,50 +75,101 @@ _held_swept_until: ContextVar[datetime | None] = ContextVar(
 )
 
 
+@contextlib.contextmanager
+def sweep_held():
+    """Hold the sweep off (``alerts.swept_until``) in a transaction, before any clock
+    is locked or written, for every transition inside: a service that moves several
+    clocks in one transaction (a first reply that also opens the ticket) reads the
+    sweep row once."""
+    with transaction.atomic(savepoint=False):
+        if _held_swept_until.get() is not None:  # within another transition
+            yield
+            return
+        token = _held_swept_until.set(alerts.swept_until())
+        try:
+            yield
+        finally:
+            _held_swept_until.reset(token)
+
+
 def _transition(function):
     """Run a clock transition in a transaction that first holds the sweep off
-    (``_swept_until``), before it locks or writes any clock."""
+    (``sweep_held``), before it locks or writes any clock."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        with transaction.atomic(savepoint=False):
-            if _held_swept_until.get() is not None:  # within another transition
-                return function(*args, **kwargs)
-            token = _held_swept_until.set(alerts.swept_until())
-            try:
-                return function(*args, **kwargs)
-            finally:
-                _held_swept_until.reset(token)
+        with sweep_held():
+            return function(*args, **kwargs)
 
     return wrapper
 
 
 def _policy_version(due: DueInstants) -> int | None:
-    record = due.target.history.order_by("-history_id").first() if due.target else None
+    if due.target is None:
+        return None
+    # policies.slo.target_for loads it with the target when it queries.
+    version = getattr(due.target, "policy_version", _NOT_LOADED)
+    if version is not _NOT_LOADED:
+        return version
+    record = due.target.history.order_by("-history_id").first()
     return record.history_id if record else None
 
 
-@_transition
-def start_clocks(ticket: Ticket, due: DueInstants, *, opened_at: datetime) -> None:
-    """Create the ticket's clocks from its due instants (at filing)."""
-    version = _policy_version(due)
+_NOT_LOADED = object()
+
+
+def _new_clocks(due: DueInstants, opened_at: datetime) -> list[SLOClock]:
+    """Return the clocks a ticket filed at ``opened_at`` starts, unsaved, with their
+    due and threshold instants derived as every transition derives them."""
+    new = []
     for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
         spec = _clock_spec(due, metric, opened_at)
         if spec is None:
             continue
         calendar, target, label = spec
-        clock = SLOClock.objects.create(
-            ticket=ticket,
+        clock = SLOClock(
             metric=metric,
-            assignee_id=ticket.assignee_id,
             started_at=opened_at,
             calendar=calendar,
             target=target,
             target_label=label,
-            policy_version=version,
         )
-        _recompute(clock, at=opened_at, kind=SLOEvent.Kind.START, bump=False)
-    _sync_ticket(ticket)
+        _derive(clock, [])
+        new.append(clock)
+    return new
+
+
+def set_due_instants(ticket: Ticket, due: DueInstants, *, opened_at: datetime) -> None:
+    """Give a ticket about to be inserted the due instants its clocks will start
+    with (``start_clocks``), so that filing writes the ticket row once."""
+    dues = {clock.metric: clock.due_at for clock in _new_clocks(due, opened_at)}
+    ticket.first_response_due_at = dues.get(Metric.FIRST_RESPONSE)
+    ticket.resolution_due_at = dues.get(Metric.RESOLUTION)
+
+
+@_transition
+def start_clocks(ticket: Ticket, due: DueInstants, *, opened_at: datetime) -> None:
+    """Create the ticket's clocks from its due instants (at filing): one INSERT for
+    the clocks and one for their start events, whatever their number."""
+    version = _policy_version(due)
+    new = _new_clocks(due, opened_at)
+    for clock in new:
+        clock.ticket = ticket
+        clock.assignee_id = ticket.assignee_id
+        clock.policy_version = version
+    SLOClock.objects.bulk_create(new)
+    SLOEvent.objects.bulk_create(
+        [
+            _event_row(clock, SLOEvent.Kind.START, opened_at, None, clock.due_at)
+            for clock in new
+        ]
+    )
+    for clock in new:
+        _record_passed(clock, opened_at)
+    _sync_ticket(
+        ticket,
+        dues={clock.metric: clock.due_at for clock in new},
+    )
 
 
 @_transition
@@ -137,7 +189,7 @@ def record_response(ticket: Ticket, *, at: datetime, actor=None) -> None:
     clock = _clock(ticket, Metric.FIRST_RESPONSE)
     if clock is not None and clock.status in (SLOClock.Status.RUNNING,):
         _meet(clock, at=at, actor=actor)
-        _sync_ticket(ticket)
+        _sync_clock(ticket, clock)
 
 
 @_transition
@@ -152,7 +204,7 @@ def on_status_change(
         response = _clock(ticket, Metric.FIRST_RESPONSE)
         if response is not None and response.status == SLOClock.Status.RUNNING:
             _meet(response, at=at, actor=actor)
-            _sync_ticket(ticket)
+            _sync_clock(ticket, response)
     clock = _clock(ticket, Metric.RESOLUTION)
     if clock is None or clock.status == SLOClock.Status.BEST_EFFORT:
         return
@@ -178,7 +230,7 @@ def on_status_change(
         _recompute(clock, at=at, kind=SLOEvent.Kind.REOPEN, actor=actor)
     else:
         return
-    _sync_ticket(ticket)
+    _sync_clock(ticket, clock)
 
 
 @_transition
@@ -257,7 +309,7 @@ def use_target(
         return
     clock.calendar, clock.target, clock.target_label = calendar, target, label
     _recompute(clock, at=at, kind=SLOEvent.Kind.TARGET_CHANGE, actor=actor, note=label)
-    _sync_ticket(ticket)
+    _sync_clock(ticket, clock)
 
 
 @_transition
@@ -382,9 +434,12 @@ def _clock(ticket: Ticket, metric: str) -> SLOClock | None:
 
 def _meet(clock: SLOClock, *, at: datetime, actor=None) -> None:
     _record_before_stopping(clock, at)
-    _end_open_pause(clock, at)
+    pauses = _pauses(clock)
+    if any(end is None for _, end in pauses):
+        _end_open_pause(clock, at)
+        pauses = [(start, at if end is None else end) for start, end in pauses]
     clock.status, clock.met_at = SLOClock.Status.MET, at
-    _recompute(clock, at=at, kind=SLOEvent.Kind.MET, actor=actor)
+    _recompute(clock, at=at, kind=SLOEvent.Kind.MET, actor=actor, pauses=pauses)
     if clock.due_at is not None and at > clock.due_at and clock.breached_at is None:
         # Late with no breach recorded (a running clock records its own first):
         # still a breach, at the due instant.
@@ -396,6 +451,10 @@ def _end_open_pause(clock: SLOClock, at: datetime) -> None:
     SLOPause.objects.filter(clock=clock, ended_at__isnull=True).update(ended_at=at)
 
 
+def _pauses(clock: SLOClock) -> list[slo.Pause]:
+    return [(p.started_at, p.ended_at) for p in SLOPause.objects.filter(clock=clock)]
+
+
 def _recompute(
     clock: SLOClock,
     *,
@@ -405,22 +464,30 @@ def _recompute(
     bump: bool = True,
     note: str = "",
     record_passed: bool = True,
+    pauses: list[slo.Pause] | None = None,
 ) -> None:
     """Derive the due instant and the threshold instants from the clock's current
-    target and pauses, save, append the event, and record the thresholds already
-    passed (``_record_passed``)."""
-    pauses = [(p.started_at, p.ended_at) for p in SLOPause.objects.filter(clock=clock)]
-    schedule = schedule_of(clock.calendar)
+    target and pauses (read unless given, as stored), save, append the event, and
+    record the thresholds already passed (``_record_passed``)."""
+    if pauses is None:
+        pauses = _pauses(clock)
     before = clock.due_at
-    clock.due_at = slo.counted_until(schedule, clock.started_at, clock.target, pauses)
+    _derive(clock, pauses)
     if bump and clock.due_at != before:
         clock.due_version += 1  # a moved due instant re-arms the thresholds
-    instants = slo.alert_instants(schedule, clock.started_at, clock.target, pauses)
-    clock.warning_75_at, clock.warning_90_at = instants[75], instants[90]
     clock.save()
     _event(clock, kind, at, before, clock.due_at, actor=actor, note=note)
     if record_passed:
         _record_passed(clock, at)
+
+
+def _derive(clock: SLOClock, pauses: list[slo.Pause]) -> None:
+    """Set the clock's due instant and 75%/90% instants from its start, target,
+    calendar and ``pauses``."""
+    schedule = schedule_of(clock.calendar)
+    clock.due_at = slo.counted_until(schedule, clock.started_at, clock.target, pauses)
+    instants = slo.alert_instants(schedule, clock.started_at, clock.target, pauses)
+    clock.warning_75_at, clock.warning_90_at = instants[75], instants[90]
 
 
 def _record_passed(clock: SLOClock, at: datetime) -> None:
@@ -482,7 +549,25 @@ def _event(
     note: str = "",
     actor=None,
 ) -> SLOEvent:
-    return SLOEvent.objects.create(
+    event = _event_row(
+        clock, kind, at, before, after, threshold=threshold, note=note, actor=actor
+    )
+    event.save()
+    return event
+
+
+def _event_row(
+    clock: SLOClock,
+    kind: str,
+    at: datetime,
+    before: datetime | None,
+    after: datetime | None,
+    *,
+    threshold: int | None = None,
+    note: str = "",
+    actor=None,
+) -> SLOEvent:
+    return SLOEvent(
         clock=clock,
         kind=kind,
         at=at,
@@ -498,9 +583,26 @@ def _event(
     )
 
 
-def _sync_ticket(ticket: Ticket, actor=None) -> None:
-    """Copy the clocks' due instants onto the ticket (its history shows each move)."""
-    dues = dict(ticket.clocks.values_list("metric", "due_at"))
+def _sync_clock(ticket: Ticket, clock: SLOClock) -> None:
+    """Copy the due instant of ``clock``, the one clock a transition moved, onto the
+    ticket the caller locked (its history shows each move): the other clock's is
+    already there, so neither is read back."""
+    field = (
+        "first_response_due_at"
+        if clock.metric == Metric.FIRST_RESPONSE
+        else "resolution_due_at"
+    )
+    if getattr(ticket, field) == clock.due_at:
+        return
+    setattr(ticket, field, clock.due_at)
+    ticket.save(update_fields=[field, "updated_at"])
+
+
+def _sync_ticket(ticket: Ticket, actor=None, *, dues: dict | None = None) -> None:
+    """Copy the clocks' due instants onto the ticket (its history shows each move);
+    ``dues`` (metric -> due instant) when the caller holds every clock."""
+    if dues is None:
+        dues = dict(ticket.clocks.values_list("metric", "due_at"))
     response, resolution = dues.get(Metric.FIRST_RESPONSE), dues.get(Metric.RESOLUTION)
     if (ticket.first_response_due_at, ticket.resolution_due_at) == (
         response,

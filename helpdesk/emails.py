@@ -104,24 +104,66 @@ def queue_email(
     context = {"base_url": settings.HELPDESK_BASE_URL, "ticket": ticket, **context}
     subject = " ".join(render_to_string(f"emails/{template}.subject", context).split())
     now = timezone.now()
-    email, created = OutboundEmail.objects.get_or_create(
+    email = OutboundEmail(
         key=key,
-        defaults={
-            "to": to,
-            "subject": subject,
-            "body_text": render_to_string(f"emails/{template}.txt", context),
-            "body_html": render_to_string(f"emails/{template}.html", context),
-            "ticket": ticket,
-            "send_after": send_after,
-            "next_attempt_at": send_after or now,
-            "message_id": message_id_for(key),
-        },
+        to=to,
+        subject=subject,
+        body_text=render_to_string(f"emails/{template}.txt", context),
+        body_html=render_to_string(f"emails/{template}.html", context),
+        ticket=ticket,
+        send_after=send_after,
+        next_attempt_at=send_after or now,
+        message_id=message_id_for(key),
     )
+    created = _insert_once(email)
+    if not created:
+        email = OutboundEmail.objects.get(key=key)
     if created and (send_after is None or send_after <= now):
         from helpdesk.tasks import send_email
 
         enqueue_on_commit(send_email, email.pk)
     return email
+
+
+def _insert_once(email: OutboundEmail) -> bool:
+    """Insert ``email`` unless a row with its key exists; return whether it did.
+
+    One statement (``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id``, on
+    PostgreSQL and SQLite 3.35+) where ``get_or_create`` takes four (a read, then a
+    savepoint around the insert): filing a ticket queues its e-mails in the request.
+    The unique key still decides, so two concurrent callers insert one row.
+    """
+    if not db_connection.features.can_return_columns_from_insert:
+        _, created = OutboundEmail.objects.get_or_create(
+            key=email.key,
+            defaults={
+                f.attname: getattr(email, f.attname)
+                for f in OutboundEmail._meta.concrete_fields
+                if not f.primary_key and f.name != "key"
+            },
+        )
+        return created
+    opts = OutboundEmail._meta
+    quote = db_connection.ops.quote_name
+    fields = [f for f in opts.concrete_fields if not f.primary_key]
+    values = [
+        f.get_db_prep_save(f.pre_save(email, add=True), db_connection) for f in fields
+    ]
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES ({placeholders}) "
+            f"ON CONFLICT ({quote(opts.get_field('key').column)}) DO NOTHING "
+            f"RETURNING {quote(opts.pk.column)}",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    email.pk = row[0]
+    email._state.adding = False
+    return True
 
 
 def enqueue_on_commit(task, *args) -> None:

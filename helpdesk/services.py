@@ -14,7 +14,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Organization, User
@@ -156,7 +156,6 @@ def open_ticket(
     severity = draft.severity or plan.default_severity
     due = due_for(plan, severity, now)
     ticket = Ticket(
-        reference=_next_reference(),
         organization=organization,
         requester=requester,
         filed_by=filed_by,
@@ -178,15 +177,23 @@ def open_ticket(
     if ticket.is_tam_routed:
         # The named TAM works it, or the backup while the TAM is away.
         ticket.assignee = tam_routing.tam_for(organization, today)
-    ticket.full_clean(exclude=["reference"])
-    ticket._history_user = filed_by
-    ticket.save()
-    # auto_now_add wrote the wall clock; the SLO counts from `now`.
-    Ticket.objects.filter(pk=ticket.pk).update(created_at=now)
-    ticket.created_at = now
-    clocks.start_clocks(ticket, due, opened_at=now)
-    if ticket.is_tam_routed:
-        _apply_tam_slo(ticket, now=now, actor=filed_by)
+    clocks.set_due_instants(ticket, due, opened_at=now)
+    # The foreign keys hold rows loaded for this filing (and the database checks
+    # them on insert): validating them would read each one again.
+    ticket.full_clean(exclude=[*_FILING_ROWS, "reference"])
+    # The clocks' hold on the sweep row (once, for the clocks and the TAM SLO), then
+    # the sequence row, last: it stays locked until commit, so concurrent filings
+    # wait for each other only over the inserts below.
+    with clocks.sweep_held():
+        ticket.reference = _next_reference()
+        ticket._history_user = filed_by
+        ticket.save()
+        # auto_now_add wrote the wall clock; the SLO counts from `now`.
+        Ticket.objects.filter(pk=ticket.pk).update(created_at=now)
+        ticket.created_at = now
+        clocks.start_clocks(ticket, due, opened_at=now)
+        if ticket.is_tam_routed:
+            _apply_tam_slo(ticket, now=now, actor=filed_by)
     _store_attachments(ticket, None, checked, uploaded_by=filed_by)
     queue_email(
         key=f"ticket-created:{ticket.pk}",
@@ -213,7 +220,13 @@ def post_reply(
     reply records the first response and moves a new ticket to open. Internal notes
     are for agents only and never count as a response.
     """
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    # The people and the organisation come with the locked row (only the ticket
+    # row is locked): the licence check and the notification read them.
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("organization", "requester", "assignee")
+        .get(pk=ticket.pk)
+    )
     is_agent = author.is_staff
     if not is_agent:
         decision = may_file_tickets(
@@ -252,15 +265,20 @@ def post_reply(
 
     # What counts as a response is explicit: a public agent reply, never a note.
     is_response = is_agent and not internal
-    if is_response and ticket.first_responded_at is None:
-        ticket.first_responded_at = message.created_at
-        ticket._history_user = author
-        ticket.save(update_fields=["first_responded_at", "updated_at"])
-        clocks.record_response(ticket, at=message.created_at, actor=author)
-    if is_response and ticket.status == Ticket.Status.NEW:
-        ticket = change_status(ticket, Ticket.Status.OPEN, actor=author)
-    if not is_agent and ticket.status == Ticket.Status.WAITING_ON_CUSTOMER:
-        ticket = change_status(ticket, Ticket.Status.OPEN, actor=author)
+    is_first_response = is_response and ticket.first_responded_at is None
+    reopens = (is_response and ticket.status == Ticket.Status.NEW) or (
+        not is_agent and ticket.status == Ticket.Status.WAITING_ON_CUSTOMER
+    )
+    if is_first_response or reopens:
+        with clocks.sweep_held():  # once for both clock transitions
+            if is_first_response:
+                ticket.first_responded_at = message.created_at
+                ticket._history_user = author
+                ticket.save(update_fields=["first_responded_at", "updated_at"])
+                clocks.record_response(ticket, at=message.created_at, actor=author)
+            if reopens:
+                # The row is locked above: no need to read it again.
+                _move_status(ticket, Ticket.Status.OPEN, actor=author)
 
     if not internal:
         _notify_reply(ticket, message)
@@ -273,6 +291,13 @@ def change_status(
 ) -> Ticket:
     """Move the ticket along its lifecycle, or raise IllegalTransition."""
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    return _move_status(ticket, status, actor=actor, now=now)
+
+
+def _move_status(
+    ticket: Ticket, status: str, *, actor: User, now: datetime | None = None
+) -> Ticket:
+    """``change_status`` of a ticket row the caller read and locked."""
     lifecycle.check_transition(ticket.status, status)
     now = now or timezone.now()
     old = ticket.status
@@ -426,9 +451,26 @@ def _apply_tam_slo(ticket: Ticket, *, now: datetime, actor: User) -> None:
     )
 
 
+_FILING_ROWS = ("organization", "requester", "filed_by", "plan", "severity")
+
+
 def _next_reference() -> str:
     # The row lock serialises concurrent filings; a rollback returns the number.
     prefix = settings.HELPDESK_REFERENCE_PREFIX
+    if connection.features.can_return_columns_from_insert:
+        # PostgreSQL and SQLite 3.35+: bump and read in one statement.
+        opts = TicketSequence._meta
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {quote(opts.db_table)} SET {quote('last_number')} = "
+                f"{quote('last_number')} + 1 WHERE {quote(opts.pk.column)} = %s "
+                f"RETURNING {quote('last_number')}",
+                [prefix],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            return f"{prefix}-{row[0]:06d}"
     sequence, _ = TicketSequence.objects.select_for_update().get_or_create(name=prefix)
     sequence.last_number += 1
     sequence.save(update_fields=["last_number"])

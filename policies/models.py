@@ -10,11 +10,14 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from accounts.models import validate_time_zone
 from policies.business_time import Schedule
-from policies.calendars import cached_schedule
+from policies.calendars import cached_schedule, default_years
 
 WEEKDAYS = [
     (0, "Monday"),
@@ -25,6 +28,10 @@ WEEKDAYS = [
     (5, "Saturday"),
     (6, "Sunday"),
 ]
+
+# BusinessCalendar.schedule(): pk -> (definition key, Schedule), for this process.
+_schedules: dict[int, tuple[tuple, Schedule]] = {}
+_SCHEDULE_CACHE_SIZE = 1024
 
 _hh_mm = RegexValidator(r"^([01]\d|2[0-3]):[0-5]\d$", "Use HH:MM, e.g. 07:00.")
 _hh_mm_or_24 = RegexValidator(
@@ -75,25 +82,61 @@ class BusinessCalendar(models.Model):
                 raise ValidationError({"holiday_country": str(exc)}) from None
 
     def schedule(self, years: range | None = None) -> Schedule:
-        """Return the engine's view of this calendar (cached by its definition).
+        """Return the engine's view of this calendar, built once per version.
 
         Country holidays are taken for ``years`` (default: five years around today);
-        explicit holidays always count. Reads ``hours`` and ``holidays`` (prefetch them
-        when building many).
+        explicit holidays always count. The schedule is cached in this process by
+        the calendar's pk and version (``updated_at``, which every change to the
+        calendar, its opening hours or its holidays moves: see
+        ``_calendar_definition_changed``), so a calendar row loaded with the query a
+        request makes anyway (``select_related``) costs no query; a new version
+        reads ``hours`` and ``holidays`` once.
         """
-        weekly: dict[int, list[tuple[str, str]]] = {}
         if self.kind == self.Kind.ALWAYS:
             return Schedule.always()
+        if years is None:
+            years = default_years()
+        key = self._schedule_key(self.updated_at, years)
+        cached = _schedules.get(self.pk) if self.pk is not None else None
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        # Filed under the version read before the rows (which are as new or newer),
+        # not the instance's: an instance loaded before an edit in this transaction
+        # would file the edited rows under the old version, and a rollback would
+        # leave them there.
+        version = (
+            BusinessCalendar.objects.filter(pk=self.pk)
+            .values_list("updated_at", flat=True)
+            .first()
+            if self.pk is not None
+            else None
+        )
+        weekly: dict[int, list[tuple[str, str]]] = {}
         if self.kind == self.Kind.WEEKDAYS:
             weekly = {day: [("00:00", "24:00")] for day in range(5)}
         else:
             for hours in self.hours.all():
                 weekly.setdefault(hours.weekday, []).append((hours.opens, hours.closes))
         explicit = tuple(sorted(h.date for h in self.holidays.all()))
-        return cached_schedule(
+        schedule = cached_schedule(
             self.time_zone,
             tuple((day, tuple(sorted(spans))) for day, spans in sorted(weekly.items())),
             explicit,
+            self.holiday_country,
+            self.holiday_subdivision,
+            years,
+        )
+        if version is not None:
+            if len(_schedules) >= _SCHEDULE_CACHE_SIZE:
+                _schedules.clear()
+            _schedules[self.pk] = (self._schedule_key(version, years), schedule)
+        return schedule
+
+    def _schedule_key(self, version, years: range) -> tuple:
+        return (
+            version,
+            self.kind,
+            self.time_zone,
             self.holiday_country,
             self.holiday_subdivision,
             years,
@@ -443,3 +486,25 @@ class SeverityCap(models.Model):
     def refuses(self, level: int) -> bool:
         """Return whether ``level`` is more severe than this cap allows."""
         return level < self.max_level
+
+
+# Cache invalidation only (STYLE.md: signals for caches, never rules). A change to a
+# calendar's hours or holidays moves the calendar's updated_at, the version its
+# cached schedule is filed under, in the same transaction: every process sees the
+# new version with the calendar row it loads next. This process also drops its
+# entry at once, for instances of the calendar loaded before the change.
+
+
+@receiver([post_save, post_delete], sender=OpeningHours)
+@receiver([post_save, post_delete], sender=Holiday)
+def _calendar_definition_changed(sender, instance, **kwargs) -> None:
+    now = timezone.now()
+    BusinessCalendar.objects.filter(pk=instance.calendar_id).update(updated_at=now)
+    if sender.calendar.is_cached(instance) and instance.calendar is not None:
+        instance.calendar.updated_at = now
+    _schedules.pop(instance.calendar_id, None)
+
+
+@receiver([post_save, post_delete], sender=BusinessCalendar)
+def _calendar_changed(sender, instance, **kwargs) -> None:
+    _schedules.pop(instance.pk, None)

@@ -50,16 +50,60 @@ class DueInstants:
 
 def target_for(plan: SupportPlan, severity: Severity | None) -> SLOTarget | None:
     """Return the plan's target for ``severity`` (default severity when ``None``),
-    falling back to the plan-wide target."""
+    falling back to the plan-wide target.
+
+    Uses the plan's prefetched ``targets`` if any; otherwise one query loads the
+    candidates with their calendars, the plan's business hours and the target's
+    policy version (``policy_version``: its latest history id), all that filing a
+    ticket reads of the policy.
+    """
     if severity is None:
         severity = plan.default_severity
     if severity is not None and severity.plan_id != plan.pk:
         raise ValueError(f"{severity} is not a severity of the {plan} plan")
-    targets = list(plan.targets.all())
     severity_id = severity.pk if severity is not None else None
+    if "targets" in getattr(plan, "_prefetched_objects_cache", {}):
+        targets = list(plan.targets.all())
+    else:
+        targets = _load_targets(plan, severity_id)
     exact = [t for t in targets if t.severity_id == severity_id and severity_id]
     plan_wide = [t for t in targets if t.severity_id is None]
     return (exact or plan_wide or [None])[0]
+
+
+def _load_targets(plan: SupportPlan, severity_id: int | None) -> list[SLOTarget]:
+    from django.db.models import OuterRef, Q, Subquery
+
+    from policies.models import SLOTarget
+
+    history = SLOTarget.history.model.objects.filter(id=OuterRef("pk"))
+    return list(
+        SLOTarget.objects.filter(
+            Q(severity_id=severity_id) | Q(severity__isnull=True), plan_id=plan.pk
+        )
+        .select_related(
+            "response_calendar", "resolution_calendar", "plan__business_calendar"
+        )
+        .annotate(
+            policy_version=Subquery(
+                history.order_by("-history_id").values("history_id")[:1]
+            )
+        )
+        .order_by()
+    )
+
+
+def _business_hours(plan: SupportPlan, target: SLOTarget) -> BusinessCalendar | None:
+    """Return the plan's business calendar, taking the row ``target_for`` loaded
+    with the target (the same plan row) rather than querying for it again."""
+    if plan.business_calendar_id is None:
+        return None
+    loaded = target.plan if type(target).plan.is_cached(target) else plan
+    if loaded.business_calendar_id == plan.business_calendar_id and type(
+        loaded
+    ).business_calendar.is_cached(loaded):
+        return loaded.business_calendar
+    return plan.business_calendar
 
 
 def due_for(
@@ -79,12 +123,12 @@ def due_for(
     if target is None:
         return DueInstants(None, None, None, severity)
 
-    business_hours = plan.business_calendar
-    is_off_hours = (
-        target.off_hours_response_minutes is not None
-        and business_hours is not None
-        and not business_hours.schedule().is_open(opened_at)
-    )
+    is_off_hours = False
+    if target.off_hours_response_minutes is not None:
+        business_hours = _business_hours(plan, target)
+        is_off_hours = business_hours is not None and not (
+            business_hours.schedule().is_open(opened_at)
+        )
     if is_off_hours:
         response_due = wall_clock_add(
             opened_at, timedelta(minutes=target.off_hours_response_minutes)

@@ -133,6 +133,10 @@ def tam_for(organization: Organization, on: date) -> User | None:
     contract = contract_on(organization, on)
     if contract is None:
         return None
+    return _tam_of(contract, on)
+
+
+def _tam_of(contract: TAMContract, on: date) -> User:
     profile = _profile(contract.tam)
     if profile is not None and profile.is_away(on):
         return contract.backup_tam
@@ -145,6 +149,10 @@ def hours_remain(organization: Organization, on: date) -> bool:
     contract = contract_on(organization, on)
     if contract is None:
         return False
+    return _hours_remain(contract, on)
+
+
+def _hours_remain(contract: TAMContract, on: date) -> bool:
     bucket = bucket_on(contract, on)
     return bucket is not None and used_minutes(bucket) < bucket.allowance_minutes
 
@@ -172,12 +180,16 @@ def tam_due_for(organization: Organization, opened_at: datetime) -> datetime | N
     if contract is None:
         return None
     if contract.time_zone != organization.time_zone:
-        on = local_date(opened_at, contract.time_zone)
-    if not hours_remain(organization, on):
+        contract_day = local_date(opened_at, contract.time_zone)
+        if contract_day != on:  # the contract's own day: perhaps another term's
+            on = contract_day
+            contract = contract_on(organization, on)
+            if contract is None:
+                return None
+    # One contract row for the hours and the TAM (each used to read it again).
+    if not _hours_remain(contract, on):
         return None
-    tam = tam_for(organization, on)
-    assert tam is not None  # a contract covers `on`
-    return tam_schedule(tam).add(opened_at, TAM_RESPONSE)
+    return tam_schedule(_tam_of(contract, on)).add(opened_at, TAM_RESPONSE)
 
 
 def tam_calendar(tam_user: User):

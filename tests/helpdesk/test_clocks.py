@@ -463,3 +463,46 @@ def test_transitions_take_the_sweep_row_then_the_ticket_then_its_clocks():
         if re.search(r"FOR (SHARE|UPDATE)", q["sql"])
     ]
     assert locks[:3] == ["helpdesk_slosweep", "helpdesk_ticket", "helpdesk_sloclock"]
+
+
+def test_a_calendar_edit_reaches_the_very_next_ticket():
+    # JumpCloud Sev2: 4 business hours, Mon-Fri 09:00-17:00 in Denver.
+    before = file_at(mt(2026, 3, 6, 16), plan="jumpcloud", level=2)
+    calendar = clock(before, "first_response").calendar
+    monday = calendar.hours.get(weekday=0)
+    monday.opens = "10:00"
+    monday.save()
+
+    after = file_at(mt(2026, 3, 6, 16), plan="jumpcloud", level=2)
+
+    assert before.first_response_due_at == mt(2026, 3, 9, 12)
+    assert after.first_response_due_at == mt(2026, 3, 9, 13)
+    assert clock(after, "first_response").due_at == mt(2026, 3, 9, 13)
+    assert clock(after, "first_response").warning_75_at == mt(2026, 3, 9, 12)
+
+
+def test_filing_writes_its_clocks_and_their_start_events_in_one_insert_each():
+    file_at(pt(2026, 3, 6, 10), level=3)
+
+    with CaptureQueriesContext(connection) as queries:
+        ticket = file_at(pt(2026, 3, 6, 10), level=3)  # Janrain Sev3: two clocks
+
+    tables = [
+        found[1]
+        for q in queries.captured_queries
+        if (found := re.match(r'INSERT INTO "(\w+)"', q["sql"]))
+    ]
+    assert tables.count("helpdesk_sloclock") == 1
+    assert tables.count("helpdesk_sloevent") == 1
+    response = clock(ticket, "first_response")
+    assert [e.kind for e in SLOEvent.objects.filter(clock__ticket=ticket)] == [
+        "start",
+        "start",
+    ]
+    target = due_for(ticket.plan, ticket.severity, ticket.created_at).target
+    assert response.policy_version == (
+        target.history.order_by("-history_id").first().history_id
+    )
+    # The ticket row was written once, with the due instants its clocks started with.
+    assert ticket.history.count() == 1
+    assert ticket.resolution_due_at == clock(ticket, "resolution").due_at

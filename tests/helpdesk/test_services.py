@@ -2,6 +2,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.exceptions import ValidationError
 
@@ -14,6 +15,7 @@ from tests.accounts.factories import (
     UserFactory,
 )
 from tests.helpdesk.factories import administrator, draft, file_ticket, png, text_file
+from tests.tam import factories as tam_factories
 
 pytestmark = pytest.mark.django_db
 
@@ -48,12 +50,10 @@ def test_a_ticket_gets_a_reference_due_instants_and_a_confirmation_after_commit(
     assert "HD-000001" in email.subject
     assert ticket.get_absolute_url() in email.body
     assert OutboundEmail.objects.get().sent_at is not None
-    # Filed, then its clocks set the due instants: both visible in the history.
+    # Filed with the due instants its clocks start with: one row, one history record.
     history = list(ticket.history.order_by("history_id"))
-    assert [h.first_response_due_at for h in history] == [
-        None,
-        ticket.first_response_due_at,
-    ]
+    assert [h.first_response_due_at for h in history] == [ticket.first_response_due_at]
+    assert [h.resolution_due_at for h in history] == [ticket.resolution_due_at]
     assert {h.history_user for h in history} == {admin.user}
 
 
@@ -321,3 +321,124 @@ def test_an_illegal_transition_is_refused_with_a_clear_message():
         services.reopen_ticket(ticket, actor=ticket.requester, reason="again")
     with pytest.raises(IllegalTransition):
         services.change_status(ticket, Ticket.Status.OPEN, actor=agent)
+
+
+# --- what the write path costs: statements per call, whatever the tickets filed -------
+# Counted inside the test's transaction, where each service's own transaction is a
+# SAVEPOINT and a RELEASE (BEGIN and COMMIT outside it). Filing is 10 more: the
+# administrator check, the target with its calendars and policy version, the
+# reference, the ticket and its history record, its created_at, the sweep row, the
+# clocks, their start events, and the outbox's one INSERT ... ON CONFLICT.
+FILING = 12
+
+
+@pytest.mark.parametrize(
+    ("plan_slug", "level"),
+    [
+        ("janrain-platinum", None),  # Sev3: both clocks, business days on 24x5
+        ("janrain-platinum", 1),  # 24x7
+        ("jelastic", 1),  # 24x7, response only
+        ("ironio-premium", None),  # business hours with holidays, off-hours target
+        ("jumpcloud", 2),  # business hours in Denver
+    ],
+)
+def test_filing_costs_the_same_few_statements_whatever_the_plan_and_ticket_count(
+    django_assert_max_num_queries, plan_slug, level
+):
+    admin = administrator(plan_slug)
+    severity = (
+        admin.organization.support_plan.severities.get(level=level) if level else None
+    )
+
+    def file() -> Ticket:
+        return services.open_ticket(
+            admin.organization,
+            draft(severity=severity, customer_contact="Ada, +1 555 0100"),
+            requester=admin.user,
+            filed_by=admin.user,
+        )
+
+    file()  # this process builds the plan's schedules once
+    with django_assert_max_num_queries(FILING) as second:
+        file()
+    for _ in range(20):
+        file()
+    with django_assert_max_num_queries(FILING) as later:
+        ticket = file()
+
+    assert len(later) == len(second)
+    assert ticket.reference == "HD-000023"
+    assert (
+        ticket.first_response_due_at
+        == ticket.clocks.get(metric="first_response").due_at
+    )
+
+
+def test_replies_and_status_changes_cost_the_same_few_statements(
+    django_assert_max_num_queries,
+):
+    admin = administrator()  # Janrain Platinum Sev3: both clocks, on 24x5
+    agent = AgentFactory()
+    steps = [
+        # the ticket row (with its people), the licence check, the message and
+        # its history record
+        (6, lambda t: services.post_reply(t, author=admin.user, body="Still down.")),
+        # + the first response (the ticket, the sweep row, the response clock met)
+        # and the move to open (the ticket, the resolution clock), and the e-mail
+        (19, lambda t: services.post_reply(t, author=agent, body="Looking now.")),
+        # the resolution clock paused, its due instant gone from the ticket
+        (
+            13,
+            lambda t: services.change_status(
+                t, Ticket.Status.WAITING_ON_CUSTOMER, actor=agent
+            ),
+        ),
+        # the customer's answer resumes it and tells no one (no assignee)
+        (16, lambda t: services.post_reply(t, author=admin.user, body="Logs here.")),
+        (11, lambda t: services.change_status(t, Ticket.Status.RESOLVED, actor=agent)),
+    ]
+    file_ticket(admin)  # this process builds the plan's schedules once
+
+    def walk(ticket: Ticket) -> list[int]:
+        counts = []
+        for most, step in steps:
+            with django_assert_max_num_queries(most) as captured:
+                step(ticket)
+            counts.append(len(captured))
+        return counts
+
+    first = walk(file_ticket(admin))
+    for _ in range(20):
+        walk(file_ticket(admin))
+    last = file_ticket(admin)
+
+    assert walk(last) == first
+    last.refresh_from_db()
+    assert last.status == Ticket.Status.RESOLVED
+    assert last.first_responded_at is not None
+    assert last.resolution_due_at is not None
+
+
+def test_filing_a_tam_routed_ticket_reads_the_contract_once_per_question(
+    django_assert_max_num_queries,
+):
+    admin = administrator()
+    admin.organization.time_zone = "America/Los_Angeles"
+    admin.organization.save()
+    contract = tam_factories.contract(admin.organization)
+
+    def file() -> Ticket:
+        return services.open_ticket(
+            admin.organization,
+            draft(environment="deployment", route_to_tam=True),
+            requester=admin.user,
+            filed_by=admin.user,
+        )
+
+    with time_machine.travel(datetime(2027, 2, 5, 15, tzinfo=PT), tick=False):
+        file()
+        with django_assert_max_num_queries(30):
+            ticket = file()
+
+    assert ticket.assignee == contract.tam
+    assert ticket.first_response_due_at == datetime(2027, 2, 8, 10, tzinfo=PT)

@@ -807,3 +807,21 @@ def test_is_always_only_for_every_minute_of_every_day_without_holidays():
     assert Schedule("America/Los_Angeles", every_day).is_always
     assert not Schedule.weekdays("UTC").is_always
     assert not Schedule("UTC", every_day, holidays=[date(2026, 12, 25)]).is_always
+
+
+def test_always_and_weekdays_are_shared_and_build_their_tables_once():
+    # A fresh 24x7 schedule per call built three years of table on its first query
+    # (3-11 ms of every due_for): the shared one builds it once per process.
+    assert Schedule.always() is Schedule.always()
+    assert Schedule.weekdays("Europe/London") is Schedule.weekdays("Europe/London")
+    assert Schedule.weekdays("Europe/London") is not Schedule.weekdays("Africa/Cairo")
+    start = datetime(2026, 3, 7, 12, tzinfo=UTC)
+    Schedule.always().add(start, H)
+    table = Schedule.always()._t
+
+    for hour in range(500):
+        Schedule.always().add(start + hour * H, 30 * MIN)
+        Schedule.always().elapsed(start, start + hour * H)
+
+    assert Schedule.always()._t is table
+    assert Schedule.always().add(start, 24 * H) == start + 24 * H

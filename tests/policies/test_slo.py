@@ -1,12 +1,12 @@
 """Every policy pack's table, through policies.slo.due_for, at explicit instants."""
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from policies.loader import load_policy_packs
-from policies.models import SupportPlan
+from policies.models import BusinessCalendar, OpeningHours, SupportPlan
 from policies.slo import due_for
 from tests.policies.factories import (
     BusinessCalendarFactory,
@@ -193,3 +193,83 @@ def test_a_severity_without_its_own_target_uses_the_plan_wide_one():
     due = due_for(target.plan, severity, pt(2026, 3, 7, 12))
 
     assert due.first_response_due_at == pt(2026, 3, 7, 13, 30)
+
+
+# --- the policy a ticket reads, and the schedules cached per calendar version -------
+
+
+@pytest.mark.parametrize(
+    ("slug", "level", "opened_at"),
+    [
+        ("janrain-platinum", 3, pt(2026, 3, 6, 10)),  # 24x5, business days
+        ("janrain-platinum", 1, pt(2026, 3, 6, 10)),  # 24x7
+        ("ironio-premium", None, pt(2026, 3, 6, 22)),  # off hours: its hours too
+        ("ironio-premium", None, pt(2026, 3, 6, 10)),
+        ("jumpcloud", 2, mt(2026, 3, 6, 16)),
+    ],
+)
+def test_due_for_reads_the_policy_in_one_query(
+    packs, django_assert_num_queries, slug, level, opened_at
+):
+    _due(slug, level, opened_at)  # builds this process's schedules
+    plan = SupportPlan.objects.get(slug=slug)
+    severity = plan.severities.get(level=level) if level else None
+
+    # The targets with their calendars, the plan's hours and the policy version:
+    # no calendar's opening hours or holidays are read again, whatever the plan.
+    with django_assert_num_queries(1):
+        due = due_for(plan, severity, opened_at)
+
+    assert due == _due(slug, level, opened_at)
+    assert due.target.policy_version == (
+        due.target.history.order_by("-history_id").first().history_id
+    )
+
+
+def test_a_calendar_edit_is_seen_by_the_next_due_instant(packs):
+    friday_4pm = mt(2026, 3, 6, 16)  # JumpCloud Sev2: 4 business hours, 09-17 MT
+    assert _due("jumpcloud", 2, friday_4pm).first_response_due_at == mt(2026, 3, 9, 12)
+    calendar = SupportPlan.objects.get(slug="jumpcloud").targets.first()
+    calendar = calendar.response_calendar
+
+    monday = calendar.hours.get(weekday=0)
+    monday.opens = "10:00"
+    monday.save()
+    assert _due("jumpcloud", 2, friday_4pm).first_response_due_at == mt(2026, 3, 9, 13)
+
+    calendar.holidays.create(date=date(2026, 3, 9), name="Closed Monday")
+    assert _due("jumpcloud", 2, friday_4pm).first_response_due_at == mt(2026, 3, 10, 12)
+
+    calendar.holidays.get(date=date(2026, 3, 9)).delete()
+    monday.delete()
+    assert _due("jumpcloud", 2, friday_4pm).first_response_due_at == mt(2026, 3, 10, 12)
+
+
+def test_another_processs_calendar_edit_is_seen_through_the_calendar_version(
+    packs, django_assert_num_queries
+):
+    """Another process's edit reaches this one only through the rows: the hours and
+    the calendar's updated_at, which its signal handlers move in the same
+    transaction. Changed rows under an unchanged version keep the cached schedule:
+    the version is all a ticket checks, in the calendar row it loads anyway."""
+    friday_4pm = mt(2026, 3, 6, 16)
+    plan = SupportPlan.objects.get(slug="jumpcloud")
+    level_2 = plan.severities.get(level=2)
+    due_for(plan, level_2, friday_4pm)
+    calendar = plan.targets.first().response_calendar
+    # What another process's edit leaves behind, without this process's signals.
+    OpeningHours.objects.filter(calendar=calendar, weekday=0).update(opens="10:00")
+
+    with django_assert_num_queries(1):
+        stale = due_for(plan, level_2, friday_4pm).first_response_due_at
+    assert stale == mt(2026, 3, 9, 12)
+
+    BusinessCalendar.objects.filter(pk=calendar.pk).update(
+        updated_at=calendar.updated_at + timedelta(seconds=1)
+    )
+    # The target, then once the calendar's hours, holidays and version.
+    with django_assert_num_queries(4):
+        fresh = due_for(plan, level_2, friday_4pm).first_response_due_at
+    assert fresh == mt(2026, 3, 9, 13)
+    with django_assert_num_queries(1):
+        assert due_for(plan, level_2, friday_4pm).first_response_due_at == fresh
