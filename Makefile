@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-run lint bench bench-slo bench-tam clean
+.PHONY: run test install install-run lint bench bench-slo bench-tam bench-write bench-console clean
 
 # Two stamps, so each set installs once: what running needs (`make run`), and the
 # dev extras on top (`make test`, `make lint`, `make bench*`, and `make install`,
@@ -54,6 +54,12 @@ bench-slo: install
 
 bench-tam: install
 	$(BIN)/python bench/tam_report.py
+
+bench-write: install
+	$(BIN)/python bench/write_path.py
+
+bench-console: install
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf var/broker var/results var/cache var/static

@@ -10,12 +10,13 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from accounts.models import Organization
+from helpdesk.console.urgency import next_due
 from helpdesk.indexes import BrinOnPostgreSQL
 from policies.models import Severity, SupportPlan
 
@@ -118,6 +119,31 @@ class Ticket(models.Model):
                 name="tkt_resolution_due",
             ),
             models.Index(fields=["organization", "status"], name="tkt_org_status"),
+            # The console's list (helpdesk.console.urgency): the urgency order, the
+            # overdue and due-within-the-hour ranges and the sort by due instant
+            # walk the first; the views of open tickets (mine, unassigned, waiting,
+            # escalated) walk the partial ones, in the same order.
+            models.Index(next_due(), F("id").desc(), name="tkt_urgency"),
+            models.Index(
+                F("assignee"),
+                next_due(),
+                F("id").desc(),
+                condition=Q(resolved_at__isnull=True),
+                name="tkt_open_assignee",
+            ),
+            models.Index(
+                F("status"),
+                next_due(),
+                F("id").desc(),
+                condition=Q(resolved_at__isnull=True),
+                name="tkt_open_status",
+            ),
+            models.Index(
+                next_due(),
+                F("id").desc(),
+                condition=Q(is_escalated=True),
+                name="tkt_escalated",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,498 @@
+"""The agent console's ticket list (helpdesk.console): urgency order, one-click views
+with counts, search by reference, organisation and words, a paginator that does not
+count the table, a layout that fits 1280 px, and a query count that does not grow.
+
+Runs on SQLite (FTS5) and, with DATABASE_URL, on PostgreSQL (full-text search).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from helpdesk import escalations, services
+from helpdesk.admin.tickets import TicketAdmin
+from helpdesk.console import paginator as console_paginator
+from helpdesk.console import queues, search
+from helpdesk.models import Message, SLOClock, Ticket
+from tests.accounts.factories import PASSWORD, AgentFactory
+from tests.browser import conftest as browser_fixtures
+from tests.helpdesk.factories import administrator, file_ticket
+
+pytestmark = pytest.mark.django_db
+
+# The browser fixtures live with the browser tests; the layout test below uses them.
+browser = browser_fixtures.browser
+desktop_page = browser_fixtures.desktop_page
+
+URL = "/admin/helpdesk/ticket/"
+
+
+@pytest.fixture
+def agent(client):
+    user = AgentFactory(role="Support Engineer", full_name="Erin Engineer")
+    client.force_login(user)
+    return user
+
+
+def jelastic(level: int, *, hours_ago: float = 0, **overrides) -> Ticket:
+    """A Jelastic ticket (24x7, response only: L1 2 h, L4 24 h) filed ``hours_ago``."""
+    admin = administrator("jelastic")
+    severity = admin.organization.support_plan.severities.get(level=level)
+    with time_machine.travel(timezone.now() - timedelta(hours=hours_ago)):
+        return file_ticket(
+            admin, severity=severity, customer_contact="Ada", **overrides
+        )
+
+
+@pytest.fixture
+def board(agent):
+    """One ticket for each view, and one resolved."""
+    made = {
+        "breached": jelastic(1, hours_ago=3, summary="Checkout times out"),
+        "due_soon": jelastic(1, hours_ago=1.5, summary="Webhook retries pile up"),
+        "mine": jelastic(4, summary="Dashboard is slow"),
+        "unassigned": jelastic(4, hours_ago=0.5, summary="Export loses rows"),
+        "escalated": jelastic(4, hours_ago=0.2, summary="Billing shows totals"),
+        "waiting": jelastic(4, hours_ago=0.1, summary="Profile page blank"),
+        "resolved": jelastic(1, hours_ago=5, summary="Login fails for SSO users"),
+    }
+    for key in ("breached", "due_soon", "mine", "escalated", "waiting", "resolved"):
+        services.assign_ticket(made[key], agent, actor=agent)
+    escalations.request_escalation(
+        made["escalated"], actor=made["escalated"].requester, reason="No progress."
+    )
+    services.change_status(made["waiting"], "waiting", actor=agent)
+    services.change_status(made["resolved"], "resolved", actor=agent)
+    return {key: Ticket.objects.get(pk=t.pk) for key, t in made.items()}
+
+
+def shown(response) -> list[str]:
+    return [t.reference for t in response.context["cl"].result_list]
+
+
+def clone(tickets: list[Ticket], times: int) -> None:
+    """Add ``times`` copies of each ticket, with their clocks, in bulk."""
+    last = Ticket.objects.count()
+    copies, originals = [], []
+    for _ in range(times):
+        for ticket in tickets:
+            copy = Ticket.objects.get(pk=ticket.pk)
+            copy.pk = None
+            last += 1
+            copy.reference = f"HD-{500000 + last:06d}"
+            copies.append(copy)
+            originals.append(ticket)
+    Ticket.objects.bulk_create(copies)
+    clocks = []
+    for copy, original in zip(copies, originals, strict=True):
+        for clock in SLOClock.objects.filter(ticket=original):
+            clock.pk, clock.ticket = None, copy
+            clocks.append(clock)
+    SLOClock.objects.bulk_create(clocks)
+
+
+# --- order and views --------------------------------------------------------------
+
+
+def test_the_list_puts_breached_first_then_the_earliest_due_then_newest(client, board):
+    newest_closed = board["resolved"]
+    response = client.get(URL)
+
+    order = shown(response)
+    assert order[:2] == [board["breached"].reference, board["due_soon"].reference]
+    # Then the 24 h targets, earliest due first (the oldest filing), and the ticket
+    # with no running clock last.
+    assert order[2:6] == [
+        board[key].reference for key in ("unassigned", "escalated", "waiting", "mine")
+    ]
+    assert order[-1] == newest_closed.reference
+
+
+def test_tickets_without_a_running_clock_come_newest_first(client, agent):
+    older, newer = jelastic(1, hours_ago=2), jelastic(1, hours_ago=1)
+    for ticket in (older, newer):
+        services.change_status(ticket, "resolved", actor=agent)
+
+    assert shown(client.get(URL)) == [newer.reference, older.reference]
+
+
+@pytest.mark.parametrize(
+    "view", ["mine", "unassigned", "breached", "due_soon", "escalated", "waiting"]
+)
+def test_each_view_is_one_click_away_with_its_count(client, board, view):
+    page = client.get(URL).content.decode()
+    tab = re.search(
+        rf'href="[^"]*\?view={view}"[^>]*>([^<]+)<span class="hd-count">(\d+)', page
+    )
+
+    response = client.get(URL, {"view": view})
+
+    assert tab is not None
+    assert int(tab.group(2)) == len(shown(response))
+    assert board[view].reference in shown(response)
+    assert board["resolved"].reference not in shown(response)
+
+
+def test_the_views_hold_what_their_names_say(board, agent):
+    now = timezone.now()
+    found = {
+        queue.slug: set(
+            Ticket.objects.filter(
+                queues.condition(queue.slug, user=agent, now=now)
+            ).values_list("reference", flat=True)
+        )
+        for queue in queues.QUEUES
+    }
+
+    ref = {key: t.reference for key, t in board.items()}
+    assert found["mine"] == {
+        ref[k] for k in ("breached", "due_soon", "mine", "escalated", "waiting")
+    }
+    assert found["unassigned"] == {ref["unassigned"]}
+    assert found["breached"] == {ref["breached"]}
+    assert found["due_soon"] == {ref["due_soon"]}
+    assert found["escalated"] == {ref["escalated"]}
+    assert found["waiting"] == {ref["waiting"]}
+    assert queues.counts(user=agent, now=now) == {k: len(v) for k, v in found.items()}
+
+
+def test_the_breached_slo_filter_is_the_breached_view(client, board):
+    assert shown(client.get(URL, {"slo": "breached"})) == [board["breached"].reference]
+
+
+def test_the_sort_by_due_instant_walks_the_urgency_order_both_ways(client, board):
+    column = ["action_checkbox", *TicketAdmin.list_display].index("slo_cell")
+
+    ascending = shown(client.get(URL, {"o": column}))
+    descending = shown(client.get(URL, {"o": f"-{column}"}))
+
+    assert ascending[0] == board["breached"].reference
+    assert descending[0] == board["resolved"].reference  # no due instant
+    assert descending[-1] == board["breached"].reference
+
+
+# --- search -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["{ref}", "{ref_lower}", "{number}", " {zeros} "])
+def test_a_reference_goes_straight_to_that_ticket(client, board, typed):
+    ticket = board["mine"]
+    number = int(ticket.reference.split("-")[1])
+    term = typed.format(
+        ref=ticket.reference,
+        ref_lower=f"hd-{number}",
+        number=number,
+        zeros=f"{number:06d}",
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(URL, {"q": term})
+
+    assert shown(response) == [ticket.reference]
+    sql = " ".join(q["sql"] for q in queries)
+    assert '"helpdesk_ticket"."reference" = ' in sql
+    assert "LIKE" not in sql.upper()
+
+
+def test_search_finds_words_in_the_summary_description_and_conversation(
+    client, board, agent
+):
+    services.post_reply(
+        board["mine"], author=agent, body="The kerberos realm was renamed."
+    )
+    described = jelastic(4, description="Our kerberos tickets expire at once.")
+    titled = jelastic(4, summary="Kerberos login loops")
+
+    found = shown(client.get(URL, {"q": "kerberos"}))
+
+    # A word in the summary ranks above one in the description, and both above a
+    # ticket found by its conversation only.
+    assert found == [titled.reference, described.reference, board["mine"].reference]
+
+
+def test_search_stems_words_and_needs_all_of_them(client, board):
+    assert shown(client.get(URL, {"q": "timing out checkout"})) == [
+        board["breached"].reference
+    ]
+    assert shown(client.get(URL, {"q": "checkout dashboard"})) == []
+
+
+def test_search_finds_an_organisation_by_name_prefix_and_by_slug(client, board):
+    organization = board["mine"].organization
+    organization.name, organization.slug = "Zanzibar Hosting", "zanzibar"
+    organization.save()
+
+    by_prefix = shown(client.get(URL, {"q": "zanzi"}))
+    by_slug = shown(client.get(URL, {"q": "zanzibar"}))
+
+    assert by_prefix == by_slug == [board["mine"].reference]
+
+
+def test_a_summary_edit_is_searchable_at_once(client, board, agent):
+    ticket = board["mine"]
+    Ticket.objects.filter(pk=ticket.pk).update(summary="Quarantined invoices")
+
+    assert shown(client.get(URL, {"q": "quarantined"})) == [ticket.reference]
+    assert shown(client.get(URL, {"q": "dashboard"})) == []
+
+
+@pytest.mark.parametrize(
+    "term",
+    [
+        '"',
+        "AND",
+        "OR NOT",
+        "a* ^b",
+        "NEAR(x y)",
+        "-",
+        "'; DROP TABLE x; --",
+        "100%",
+        "o'brien",
+        "\x00",
+        "é" * 2000,
+        "_",
+        "\\",
+    ],
+)
+def test_any_search_text_is_a_search_not_an_error(client, board, term):
+    response = client.get(URL, {"q": term})
+
+    # A NUL byte may be refused before any view (400); the search drops it anyway.
+    assert response.status_code in ((200, 400) if "\x00" in term else (200,))
+
+
+def test_too_many_matches_to_rank_keep_the_urgency_order(client, board, monkeypatch):
+    for ticket in (board["breached"], board["due_soon"], board["mine"]):
+        Ticket.objects.filter(pk=ticket.pk).update(summary=f"Quokka {ticket.summary}")
+    # The best match by far, and the least urgent of the three.
+    Ticket.objects.filter(pk=board["mine"].pk).update(description="quokka quokka")
+    monkeypatch.setattr(TicketAdmin, "list_per_page", 1)
+    ranked = client.get(URL, {"q": "quokka"})
+    monkeypatch.setattr(search, "RANK_LIMIT", 2)
+
+    unranked = client.get(URL, {"q": "quokka"})
+
+    assert shown(ranked) == [board["mine"].reference]
+    assert "3 tickets, best matches first" in ranked.content.decode()
+    assert shown(unranked) == [board["breached"].reference]
+    assert "more than 2 tickets, most urgent first" in unranked.content.decode()
+
+
+def test_a_quoted_number_is_looked_for_in_the_text(client, agent):
+    ticket = jelastic(4, summary="Gateway answers 502 since noon")
+
+    assert shown(client.get(URL, {"q": '"502"'})) == [ticket.reference]
+
+
+def test_the_search_index_follows_new_messages(board, agent):
+    services.post_reply(board["waiting"], author=agent, body="Zeppelin upload stuck")
+
+    found, ranked = search.apply(Ticket.objects.all(), "zeppelin")
+
+    assert ranked
+    assert [t.reference for t in found] == [board["waiting"].reference]
+    assert Message.objects.filter(body__contains="Zeppelin").exists()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="SQLite keeps its FTS5 tables by triggers"
+)
+def test_the_sqlite_search_triggers_exist():
+    """SQLite drops a table's triggers when Django rebuilds the table: a migration
+    that alters Ticket or Message must create them again (see migration
+    helpdesk/migrations/*console_list*)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        triggers = {row[0] for row in cursor.fetchall()}
+
+    assert {
+        f"{table}_fts_{event}"
+        for table in ("helpdesk_ticket", "helpdesk_message")
+        for event in ("insert", "update", "delete")
+    } <= triggers
+
+
+# --- the paginator ------------------------------------------------------------------
+
+
+def test_a_filtered_count_stops_at_the_cap(client, board, monkeypatch):
+    monkeypatch.setattr(console_paginator, "CAP", 2)
+
+    response = client.get(URL, {"view": "mine"})
+
+    assert "more than 2 tickets" in response.content.decode()
+    assert response.context["cl"].paginator.count_is == "capped"
+
+
+def test_the_whole_list_is_counted_exactly_when_small(client, board):
+    response = client.get(URL)
+
+    assert response.context["cl"].paginator.count_is == "exact"
+    assert f"{Ticket.objects.count()} tickets" in response.content.decode()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the estimate is PostgreSQL's"
+)
+def test_the_whole_list_reads_the_planners_estimate_when_large(
+    client, board, monkeypatch
+):
+    monkeypatch.setattr(console_paginator, "EXACT_BELOW", 1)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE helpdesk_ticket")
+
+    response = client.get(URL)
+
+    assert response.context["cl"].paginator.count_is == "estimated"
+    assert "about 7 tickets" in response.content.decode()
+
+
+# --- cost ---------------------------------------------------------------------------
+
+
+def _page_queries(client, params) -> int:
+    client.get(URL, params)  # warm caches (content types, sessions)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(URL, params)
+    assert response.status_code == 200
+    assert response.context["cl"].result_list, params  # a page with rows
+    return len(queries)
+
+
+PAGES = [
+    {},
+    *({"view": queue.slug} for queue in queues.QUEUES),
+    {"slo": "breached"},
+    {"q": "HD-000001"},
+    {"q": "slow"},
+    {"o": ["action_checkbox", *TicketAdmin.list_display].index("slo_cell")},
+    {"p": 2},
+]
+
+
+def test_each_page_costs_the_same_at_two_sizes_and_at_most_12_queries(
+    client, board, monkeypatch
+):
+    monkeypatch.setattr(TicketAdmin, "list_per_page", 5)  # so that there is a page 2
+    few = {str(p): _page_queries(client, p) for p in PAGES}
+
+    clone(list(board.values()), 6)
+    many = {str(p): _page_queries(client, p) for p in PAGES}
+
+    assert many == few
+    assert max(few.values()) <= 12
+
+
+def _plan(sql: str, params) -> str:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Tiny tables: make the planner show the index it can use.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            return "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        return "\n".join(str(row[-1]) for row in cursor.fetchall())
+
+
+def test_the_urgency_order_and_the_views_read_their_indexes(agent, board):
+    now = timezone.now()
+    ordered = Ticket.objects.order_by(*TicketAdmin.ordering, "-pk")
+    plans = {"order": _plan(*ordered.values("pk")[:50].query.sql_with_params())}
+    for slug, index in [
+        ("mine", "tkt_open_assignee"),
+        ("unassigned", "tkt_open_assignee"),
+        ("breached", "tkt_urgency"),
+        ("escalated", "tkt_escalated"),
+        ("waiting", "tkt_open_status"),
+    ]:
+        page = ordered.filter(queues.condition(slug, user=agent, now=now))
+        page = page.values("pk")[:50]
+        plans[slug] = (index, _plan(*page.query.sql_with_params()))
+
+    assert "tkt_urgency" in plans.pop("order")
+    for slug, (index, plan) in plans.items():
+        if connection.vendor == "sqlite":
+            assert index in plan, (slug, plan)
+            assert "TEMP B-TREE" not in plan  # nothing sorted
+        else:  # on a few rows PostgreSQL may pick another index in the same order
+            assert "Sort" not in plan, (slug, plan)
+            assert "Seq Scan" not in plan, (slug, plan)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's full-text index"
+)
+def test_the_word_search_reads_the_gin_index(board):
+    hits, _ = search._postgresql("checkout acme")
+
+    plan = _plan(hits.sql, hits.params)
+
+    assert "tkt_search" in plan
+
+
+# --- the page -------------------------------------------------------------------------
+
+
+def test_the_page_is_compact_and_needs_no_inline_script(client, board):
+    page = client.get(URL).content.decode()
+
+    assert "helpdesk/console.css" in page
+    assert not re.search(r"<script(?![^>]*\ssrc=)[^>]*>", page)
+    ticket = board["unassigned"]
+    assert f'title="{ticket.summary}"' in page
+    assert 'class="field-reference"' in page
+    assert "nav-sidebar" not in page
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_list_fits_1280_px_with_every_row_on_one_line(live_server, desktop_page):
+    """Long summaries and names are cut (whole in the tooltip), the reference never
+    wraps, and nothing scrolls sideways in a 1280 px window."""
+    agent = AgentFactory(is_superuser=True, full_name="Maximiliana Fitzgerald-Odhiambo")
+    admin = administrator("janrain-platinum")
+    admin.organization.name = "Consolidated Intercontinental Widget Holdings Ltd"
+    admin.organization.save()
+    for i in range(12):
+        ticket = file_ticket(
+            admin,
+            summary=f"Checkout {i} returns 500 for every customer on the EU cluster "
+            "after the deployment of the new payment provider integration",
+        )
+        services.assign_ticket(ticket, agent, actor=agent)
+    escalations.request_escalation(ticket, actor=admin.user, reason="Stuck")
+    services.change_status(ticket, "waiting", actor=agent)
+
+    page = desktop_page
+    page.goto(f"{live_server.url}{reverse('admin:login')}")
+    page.fill("#id_username", agent.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/$"))
+    page.goto(f"{live_server.url}{URL}")
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    heights = page.eval_on_selector_all(
+        "#result_list tbody tr", "rows => rows.map(r => r.offsetHeight)"
+    )
+    assert len(heights) == 12
+    assert max(heights) - min(heights) <= 1
+    assert max(heights) < 40  # one line of text, not one word a line
+    references = page.eval_on_selector_all(
+        ".field-reference a", "links => links.map(a => a.getClientRects().length)"
+    )
+    assert set(references) == {1}
+    cut = page.eval_on_selector_all(
+        ".field-summary_cell .hd-cut",
+        "cells => cells.map(c => c.scrollWidth > c.clientWidth && !!c.title)",
+    )
+    assert all(cut)
