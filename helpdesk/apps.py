@@ -19,3 +19,10 @@ class HelpdeskConfig(AppConfig):
         from tam.signals import bucket_exhausted
 
         bucket_exhausted.connect(_tam_hours_used_up, dispatch_uid="helpdesk.tam_hours")
+        # Cache-like upkeep of the database, not a rule: SQLite loses the console's
+        # full-text triggers whenever a migration rebuilds a table.
+        from django.db.models.signals import post_migrate
+
+        from helpdesk.console.sqlite_fts import on_post_migrate
+
+        post_migrate.connect(on_post_migrate, dispatch_uid="helpdesk.sqlite_fts")
