@@ -21,7 +21,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.admin.utils import flatten_fieldsets
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -108,7 +108,29 @@ class HistoryAdmin(SimpleHistoryAdmin):
     def revert_disabled(self, request, obj=None) -> bool:
         return not self.may_revert(request, obj)
 
+    def _not_an_id(self, request, object_id, version_id=None):
+        """A redirect to the admin index ("... doesn't exist") when ``object_id`` or
+        ``version_id`` cannot be an id at all, which django-simple-history would
+        pass to the database as it is (a ValueError: a 500)."""
+        try:
+            self.model._meta.pk.to_python(object_id)
+            if version_id is not None:
+                self.model.history.model._meta.pk.to_python(version_id)
+        except ValidationError:
+            return self._get_obj_does_not_exist_redirect(
+                request, self.model._meta, object_id
+            )
+        return None
+
+    def history_view(self, request, object_id, extra_context=None):
+        return self._not_an_id(request, object_id) or super().history_view(
+            request, object_id, extra_context
+        )
+
     def history_form_view(self, request, object_id, version_id, extra_context=None):
+        refused = self._not_an_id(request, object_id, version_id)
+        if refused is not None:
+            return refused
         if request.method == "POST":
             obj = self.get_object(request, object_id)
             if obj is None or not self.may_revert(request, obj):

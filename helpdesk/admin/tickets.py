@@ -419,6 +419,8 @@ class SLOClockInline(admin.TabularInline):
 
     @admin.display(description="explain")
     def explain(self, clock: SLOClock) -> str:
+        if clock.pk is None:  # a form shown again with an id that is no clock
+            return ""
         url = reverse("admin:helpdesk_clock_explain", args=[clock.pk])
         return format_html('<a href="{}">explain this due instant</a>', url)
 

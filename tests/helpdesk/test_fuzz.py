@@ -43,7 +43,7 @@ from django.db import connection, transaction
 from django.template import Template
 from django.test import Client, override_settings
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
-from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RegexPattern, RoutePattern
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -249,27 +249,6 @@ def _ticket_form_with_a_bad_clock_id(world: World) -> tuple[str, dict]:
 KNOWN_500S = [
     Known500(
         ValueError,
-        "simple_history/admin.py:get_history_queryset",
-        "django-simple-history filters the history by the URL's object id as it "
-        "is (upstream issue #1108). Fix in accounts/console.py HistoryAdmin: "
-        "history_view and history_form_view answer an id that opts.pk.to_python() "
-        "refuses with self._get_obj_does_not_exist_redirect().",
-        lambda world: (
-            reverse("admin:accounts_organization_history", args=["a"]),
-            None,
-        ),
-    ),
-    Known500(
-        ValueError,
-        "simple_history/admin.py:history_form_view",
-        "The same in one historical record's page (/admin/<model>/a/history/1/).",
-        lambda world: (
-            reverse("admin:accounts_organization_simple_history", args=["a", "1"]),
-            None,
-        ),
-    ),
-    Known500(
-        ValueError,
         "django/contrib/admin/widgets.py:optgroups",
         "Django's AutocompleteSelect shows an invalid form again by filtering on "
         "the submitted value as it is (user=abc). Fix: a subclass whose "
@@ -288,15 +267,6 @@ KNOWN_500S = [
         "same fix.",
         lambda world: (reverse("admin:tam_timeentry_add"), {"ticket": "9" * 40}),
         vendor="sqlite",
-    ),
-    Known500(
-        NoReverseMatch,
-        "helpdesk/admin/tickets.py:explain",
-        "SLOClockInline.explain reverses the explain URL of a clock with no pk when "
-        "the ticket form is shown again with a clocks-N form that is not a saved "
-        "clock (clocks-0-id=abc). Fix in helpdesk/admin/tickets.py: return '' "
-        "when clock.pk is None.",
-        _ticket_form_with_a_bad_clock_id,
     ),
 ]
 
@@ -962,4 +932,45 @@ def test_known_500s_still_happen(world, known):
 
     if response.status_code >= 500 and _known(response.exception) is known:
         raise KnownStillHappens(_problem(response, method, path, "agent"))
+    assert response.status_code < 500, _problem(response, method, path, "agent")
+
+
+FIXED_500S = {
+    # simple-history filtered the history by the URL's object id as it is.
+    "history of no id": lambda world: (
+        reverse("admin:accounts_organization_history", args=["a"]),
+        None,
+    ),
+    "historical record of no id": lambda world: (
+        reverse("admin:accounts_organization_simple_history", args=["a", "1"]),
+        None,
+    ),
+    "historical record of no version": lambda world: (
+        reverse(
+            "admin:accounts_organization_simple_history",
+            args=[
+                _admin_arguments("admin:accounts_organization_change")["object_id"],
+                "x",
+            ],
+        ),
+        None,
+    ),
+    # SLOClockInline.explain reversed the URL of a clock with no pk.
+    "ticket form with a bad clock id": _ticket_form_with_a_bad_clock_id,
+}
+
+
+@pytest.mark.parametrize("reproduce", FIXED_500S.values(), ids=FIXED_500S.keys())
+def test_once_known_500s_stay_fixed(world, reproduce):
+    path, data = reproduce(world)
+    method = "GET" if data is None else "POST"
+
+    response = world.request(
+        "agent",
+        method,
+        path,
+        urlencode(data or {}).encode(),
+        "application/x-www-form-urlencoded",
+    )
+
     assert response.status_code < 500, _problem(response, method, path, "agent")
