@@ -207,8 +207,7 @@ def summary(runs: dict[str, dict | None]) -> None:
             print(
                 f"  {'PASS' if ok else 'FAIL'} postgres: open_ticket <= "
                 f"{GOAL_OPEN_QUERIES} statements besides BEGIN and COMMIT (at most "
-                f"{most}, of which the outbox's get_or_create sends 4 with its "
-                "savepoint)"
+                f"{most})"
             )
         else:
             print(
