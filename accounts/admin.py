@@ -4,7 +4,13 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.utils import timezone
 
 from accounts.console import HistoryAdmin
-from accounts.models import Organization, SupportAdministrator, User
+from accounts.models import (
+    Organization,
+    SupportAdministrator,
+    Team,
+    TeamMembership,
+    User,
+)
 
 
 class EmailUserCreationForm(UserCreationForm):
@@ -29,7 +35,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["email", "full_name"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Person", {"fields": ("full_name",)}),
+        ("Person", {"fields": ("full_name", "time_zone")}),
         (
             "Access",
             {
@@ -117,3 +123,34 @@ class SupportAdministratorAdmin(HistoryAdmin):
     list_filter = ["organization"]
     search_fields = ["user__email", "user__full_name", "organization__name"]
     autocomplete_fields = ["user", "organization"]
+
+
+class TeamMembershipInline(admin.TabularInline):
+    model = TeamMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "is_on_call"]
+
+
+@admin.register(Team)
+class TeamAdmin(HistoryAdmin):
+    """The teams new tickets are routed to (helpdesk.routing) and who is on call."""
+
+    service_owned_fields = ()  # a plain edit: reverting is an edit too
+
+    list_display = ["name", "kind", "member_count", "on_call"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [TeamMembershipInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("memberships__user")
+
+    @admin.display(description="members")
+    def member_count(self, team: Team) -> int:
+        return len(team.memberships.all())
+
+    @admin.display(description="on call")
+    def on_call(self, team: Team) -> str:
+        names = [str(m.user) for m in team.memberships.all() if m.is_on_call]
+        return ", ".join(names) or "—"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import date
 
+from django.conf import settings
 from django.contrib.auth.models import (
     AbstractBaseUser,
     BaseUserManager,
@@ -46,6 +47,13 @@ class UserManager(BaseUserManager["User"]):
         return self._create_user(email, password, **extra)
 
 
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            f"{value!r} is not an IANA time zone (e.g. Europe/London)."
+        )
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """Anyone who logs in: agents (``is_staff``) and customers' administrators."""
 
@@ -56,6 +64,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="Agents: the console shows every time in this zone. Empty: "
+        "HELPDESK_AGENT_TIME_ZONE.",
+    )
 
     objects = UserManager()
 
@@ -82,12 +97,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_short_name(self) -> str:
         return (self.full_name.split() or [self.email])[0]
 
-
-def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(
-            f"{value!r} is not an IANA time zone (e.g. Europe/London)."
-        )
+    @property
+    def zone(self) -> str:
+        """The zone this agent reads times in: their own, else the console's."""
+        return self.time_zone or settings.HELPDESK_AGENT_TIME_ZONE
 
 
 class OrganizationQuerySet(models.QuerySet["Organization"]):
@@ -165,3 +178,66 @@ class SupportAdministrator(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.organization})"
+
+
+class Team(models.Model):
+    """A group of agents that new tickets are routed to (Janrain: "route the ticket
+    to the appropriate team"): production support, deployment support, the TAM.
+
+    ``helpdesk.routing`` picks the team of a new ticket by its environment (or the
+    TAM when the ticket is TAM-routed) and notifies its members at once.
+    """
+
+    class Kind(models.TextChoices):
+        PRODUCTION = "production", "Production support"
+        DEPLOYMENT = "deployment", "Deployment support"
+        TAM = "tam", "Technical account management"
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=12, choices=Kind.choices, unique=True)
+    members = models.ManyToManyField(
+        User, through="TeamMembership", related_name="teams", blank=True
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMembership(models.Model):
+    """An agent in a team; on-call members are paged for unassigned or unanswered
+    continuous-effort (Sev1) tickets, day or night."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        related_name="team_memberships",
+        limit_choices_to={"is_staff": True},
+    )
+    is_on_call = models.BooleanField(
+        "on call",
+        default=False,
+        help_text="Paged at once for an unassigned or unanswered Sev1 ticket.",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["team", "user__email"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="one_membership")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.user_id and not self.user.is_staff:
+            raise ValidationError({"user": "Only agents can be team members."})

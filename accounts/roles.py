@@ -39,6 +39,8 @@ _POLICY_MODELS = (
     "severity",
     "slotarget",
     "severitycap",
+    "planrevision",  # dated plan changes (policies.revisions)
+    "catalogueentry",  # products and aliases that caps apply to (issue 15 §3.2)
 )
 _TAM_MODELS = (
     "tamcontract",
@@ -53,12 +55,17 @@ _TAM_MODELS = (
 # Everyone who works tickets reads customers, plans and targets.
 _READ_CUSTOMERS_AND_POLICIES = [
     *_perms("accounts", "view", "organization", "supportadministrator", "user"),
+    *_perms("accounts", "view", "team", "teammembership"),  # routing (§3.5)
     *_perms("policies", "view", *_POLICY_MODELS),
 ]
 _WORK_TICKETS = [
     *_perms("helpdesk", "view add change", "ticket", "message", "attachment"),
     *_perms("helpdesk", "view add", "severitychange"),
     *_perms("helpdesk", "view", "escalation", "sloclock"),
+    # Inbound e-mail refused in the last 30 days (helpdesk.admin.inbound).
+    *_perms("helpdesk", "view", "inboundmessage"),
+    # Canned replies: everyone who answers keeps their own (helpdesk.macros).
+    *_perms("helpdesk", "view add change delete", "macro"),
 ]
 _READ_TAM = _perms("tam", "view", *_TAM_MODELS)
 
@@ -87,15 +94,72 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ_TAM,
         *_perms("accounts", "add change", "organization", "supportadministrator"),
         *_perms("accounts", "delete", "supportadministrator"),
+        # Teams, their members and who is on call (helpdesk.routing).
+        *_perms("accounts", "add change", "team"),
+        *_perms("accounts", "add change delete", "teammembership"),
         *_perms("helpdesk", "change", "severitychange", "escalation"),
         # How far behind the SLO sweep is (the admin's "SLO sweep" page).
         *_perms("helpdesk", "view", "slosweep"),
         "helpdesk.view_slo_attainment",
+        # Shared canned replies speak for support to every customer: the managers
+        # own their wording (helpdesk.macros).
+        "helpdesk.share_macro",
         "helpdesk.change_outboundemail",  # the outbox: stuck mail and "Retry now"
         *_perms("policies", "add change", *_POLICY_MODELS),
         *_perms("tam", "add change", *_TAM_MODELS),
     ],
 }
+
+
+# The trust site (helpdesk.trust). Everyone reads what the public reads, plus the
+# documentation-error queue. Those who work incidents and know the fixes (engineers,
+# escalation engineers, TAMs) run incidents and write articles, and work the error
+# queue; project managers plan releases and maintenance; Support Managers own the
+# structure (components, categories), may delete, see the subscribers' addresses
+# and the deflection report.
+_TRUST_READ = _perms(
+    "trust",
+    "view",
+    "component",
+    "incident",
+    "incidentupdate",
+    "maintenancewindow",
+    "category",
+    "article",
+    "releasenote",
+    "documentationreport",
+)
+_TRUST_AUTHOR = [
+    *_perms("trust", "add change", "incident", "article"),
+    "trust.add_incidentupdate",
+    "trust.change_documentationreport",
+]
+_TRUST = {
+    SUPPORT_ENGINEER: [*_TRUST_READ, *_TRUST_AUTHOR],
+    ESCALATION_ENGINEER: [*_TRUST_READ, *_TRUST_AUTHOR],
+    TAM: [*_TRUST_READ, *_TRUST_AUTHOR],
+    PROJECT_MANAGER: [
+        *_TRUST_READ,
+        *_perms("trust", "add change", "maintenancewindow", "releasenote", "article"),
+    ],
+    SUPPORT_MANAGER: [
+        *_TRUST_READ,
+        *_TRUST_AUTHOR,
+        *_perms(
+            "trust",
+            "add change delete",
+            "component",
+            "category",
+            "maintenancewindow",
+            "releasenote",
+        ),
+        "trust.delete_article",
+        *_perms("trust", "view delete", "statussubscriber"),
+        "trust.view_deflection_report",
+    ],
+}
+for _role, _trust_perms in _TRUST.items():
+    ROLE_PERMISSIONS[_role] = [*ROLE_PERMISSIONS[_role], *_trust_perms]
 
 
 def grant_role_permissions(

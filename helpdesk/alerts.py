@@ -22,6 +22,7 @@ from django.db.models import F, Value
 from django.utils import timezone
 
 from helpdesk import bulk
+from helpdesk.attainment import rollups
 from helpdesk.models import SLOClock, SLOEvent, SLOSweep
 from policies.business_time import Schedule
 from policies.models import BusinessCalendar
@@ -317,6 +318,8 @@ def record(rows: list, *, now: datetime, people: dict, calendars: dict) -> dict:
         }
     if breached_at:
         bulk.update(SLOClock, ("breached_at",), list(breached_at.items()))
+        # In the attainment roll-ups, in this transaction.
+        rollups.count_breaches(breached_at.keys())
     emails = notifications.notify_slo_alerts(alerts, now=now, people=people)
     return {"clocks": clocks.keys(), "alerts": len(alerts), "emails": emails}
 

@@ -1,5 +1,8 @@
 """What may be attached to a ticket: screenshots, PDFs and text logs, checked by their
-content (never by their name), within a size limit, and text scanned for secrets."""
+content (never by their name), within a size limit, and text scanned for secrets.
+
+Logs may come compressed (.zip, .gz, .tar.gz): every file inside is checked the same
+way, read as a stream under the limits of ``helpdesk.archives``."""
 
 from __future__ import annotations
 
@@ -12,6 +15,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
 from helpdesk import pdf_text
+from helpdesk.archives import (
+    ARCHIVE_KINDS,
+    NESTED_ARCHIVE_TYPES,
+    ArchiveLimits,
+    ArchiveRefused,
+    Member,
+    read_members,
+)
 from helpdesk.secrets_guard import explain, find_secrets
 
 # Detected by their magic bytes (the `filetype` package).
@@ -35,7 +46,10 @@ class CheckedUpload:
 
 
 def describe_allowed() -> str:
-    return "PNG, JPEG, GIF or WebP screenshots, PDF documents and plain-text logs"
+    return (
+        "PNG, JPEG, GIF or WebP screenshots, PDF documents and plain-text logs, "
+        "also compressed as .zip, .gz or .tar.gz"
+    )
 
 
 def max_bytes() -> int:
@@ -63,6 +77,9 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
     head = upload.read(_SNIFF_BYTES)
     upload.seek(0)
     kind = filetype.guess(head)
+    if kind is not None and kind.mime in ARCHIVE_KINDS:
+        _check_archive(upload, name, kind.mime)
+        return CheckedUpload(upload, kind.mime, size)
     if kind is not None:
         if kind.mime not in BINARY_TYPES:
             raise ValidationError(
@@ -104,15 +121,64 @@ def check_uploads(uploads: list[UploadedFile]) -> list[CheckedUpload]:
     return checked
 
 
+def _check_archive(upload: UploadedFile, name: str, mime: str) -> None:
+    """Raise a ValidationError naming the archive (and the file inside) unless every
+    file in it could be attached alone and the archive is safe to read."""
+    limits = ArchiveLimits.from_settings()
+    try:
+        for member in read_members(upload, ARCHIVE_KINDS[mime], limits, name=name):
+            _check_member(name, member)
+    except ArchiveRefused as refusal:
+        raise ValidationError(f"{name} {refusal.reason}", code=refusal.code) from None
+
+
+def _check_member(archive: str, member: Member) -> None:
+    data = member.data
+    if not data:
+        return
+    where = f"the file {member.name} in {archive}"
+    head = data[:_SNIFF_BYTES]
+    kind = filetype.guess(head)
+    if kind is not None and kind.mime in NESTED_ARCHIVE_TYPES:
+        raise ValidationError(
+            f"{archive} holds another archive, {member.name}; we open one level "
+            "only. Put the logs themselves in one .zip or .gz and attach that.",
+            code="archive_nested",
+        )
+    if kind is not None:
+        if kind.mime not in BINARY_TYPES:
+            raise ValidationError(
+                f"{archive} holds {member.name}, a {kind.extension.upper()} file, "
+                f"which cannot be attached. Allowed: {describe_allowed()}.",
+                code="type",
+            )
+        if kind.mime == PDF_TYPE:
+            _check_pdf_bytes(data, where)
+        return
+    if not _is_text(head):
+        raise ValidationError(
+            f"{archive} holds {member.name}, which is not a file type we accept. "
+            f"Allowed: {describe_allowed()}.",
+            code="type",
+        )
+    findings = find_secrets(data.decode("utf-8", errors="replace"))
+    if findings:
+        raise ValidationError(explain(findings, where=where), code="secret")
+
+
 def _check_pdf_text(upload: UploadedFile, name: str) -> None:
+    data = upload.read()
+    upload.seek(0)
+    _check_pdf_bytes(data, name)
+
+
+def _check_pdf_bytes(data: bytes, name: str) -> None:
     """Raise a ValidationError if a PDF's text carries a secret, page by page, or if
     a password keeps us from reading it.
 
     Only the first pdf_text.MAX_PAGES pages are read. A file pypdf cannot open is
     scanned as raw bytes instead, where uncompressed text still shows.
     """
-    data = upload.read()
-    upload.seek(0)
     try:
         pages = pdf_text.extract_pages(data)
     except pdf_text.PdfLockedError:

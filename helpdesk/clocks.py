@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from helpdesk import alerts, slo
 from helpdesk.alerts import SWEEP_CHUNK, sweep  # noqa: F401  (their earlier home)
+from helpdesk.attainment import rollups
 from helpdesk.models import SLOClock, SLOEvent, SLOPause, Ticket
 from policies.business_time import Schedule
 from policies.models import BusinessCalendar
@@ -87,7 +88,9 @@ def sweep_held():
             return
         token = _held_swept_until.set(alerts.swept_until())
         try:
-            yield
+            # The attainment roll-ups' increments, written once at the end.
+            with rollups.counting():
+                yield
         finally:
             _held_swept_until.reset(token)
 
@@ -226,7 +229,11 @@ def on_status_change(
         SLOPause.objects.create(
             clock=clock, started_at=clock.met_at, ended_at=at, reason="resolved"
         )
+        counted = rollups.outcome_of(clock)
         clock.status, clock.met_at = SLOClock.Status.RUNNING, None
+        # Open again: no longer met (a breach stays a breach); one the resumed
+        # clock reaches below counts itself.
+        rollups.count(clock, counted)
         _recompute(clock, at=at, kind=SLOEvent.Kind.REOPEN, actor=actor)
     else:
         return
@@ -341,8 +348,10 @@ def make_best_effort(ticket: Ticket, *, at: datetime, note: str, actor=None) -> 
         status__in=[SLOClock.Status.MET, SLOClock.Status.BEST_EFFORT]
     ):
         _record_before_stopping(clock, at)
+        counted = rollups.outcome_of(clock)
         clock.status = SLOClock.Status.BEST_EFFORT
         clock.save(update_fields=["status"])
+        rollups.count(clock, counted)
         _event(
             clock, SLOEvent.Kind.BEST_EFFORT, at, clock.due_at, clock.due_at, note=note
         )
@@ -352,10 +361,11 @@ def make_best_effort(ticket: Ticket, *, at: datetime, note: str, actor=None) -> 
 # --- policy edits ------------------------------------------------------------------
 
 
-def policy_changes(plans) -> list[dict]:
+def policy_changes(plans, *, due_of=None) -> list[dict]:
     """Preview applying the plans' current targets to their open clocks: one row per
     clock whose target or due instant would change. Met clocks are left out: they
-    keep their outcome."""
+    keep their outcome. ``due_of(ticket)`` gives other targets' due instants
+    instead (a plan revision's impact preview, ``policies.revisions.impact``)."""
     rows = []
     open_clocks = (
         SLOClock.objects.filter(
@@ -372,7 +382,11 @@ def policy_changes(plans) -> list[dict]:
         if is_tam_clock(ticket, clock):
             continue  # counts the TAM SLO, not the plan's targets
         if ticket.pk not in dues:
-            dues[ticket.pk] = due_for(ticket.plan, ticket.severity, ticket.created_at)
+            dues[ticket.pk] = (
+                due_of(ticket)
+                if due_of is not None
+                else due_for(ticket.plan, ticket.severity, ticket.created_at)
+            )
         spec = _clock_spec(dues[ticket.pk], clock.metric, ticket.created_at)
         if spec is None:
             continue
@@ -424,16 +438,20 @@ def _lock_ticket(ticket: Ticket) -> None:
 
 
 def _clock(ticket: Ticket, metric: str) -> SLOClock | None:
-    return (
+    clock = (
         SLOClock.objects.select_for_update(of=("self",))
         .select_related("calendar")
         .filter(ticket=ticket, metric=metric)
         .first()
     )
+    if clock is not None:
+        clock.ticket = ticket  # its bucket in the roll-ups, without a query
+    return clock
 
 
 def _meet(clock: SLOClock, *, at: datetime, actor=None) -> None:
     _record_before_stopping(clock, at)
+    counted = rollups.outcome_of(clock)  # a breach just recorded counted itself
     pauses = _pauses(clock)
     if any(end is None for _, end in pauses):
         _end_open_pause(clock, at)
@@ -445,6 +463,7 @@ def _meet(clock: SLOClock, *, at: datetime, actor=None) -> None:
         # still a breach, at the due instant.
         clock.breached_at = clock.due_at
         clock.save(update_fields=["breached_at"])
+    rollups.count(clock, counted)
 
 
 def _end_open_pause(clock: SLOClock, at: datetime) -> None:

@@ -31,6 +31,7 @@ import smtplib
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -340,9 +341,9 @@ def _send_claimed(claim: _Claim) -> dict[str, int]:
     if not claim.ids:
         return counts
     rows = list(
-        OutboundEmail.objects.filter(pk__in=claim.ids, claimed_by=claim.token).order_by(
-            "pk"
-        )
+        OutboundEmail.objects.filter(pk__in=claim.ids, claimed_by=claim.token)
+        .select_related("ticket")  # its reference goes in the subject
+        .order_by("pk")
     )
     with _quick_commits():
         try:
@@ -423,13 +424,32 @@ def _quick_commits():
             logger.debug("synchronous_commit not reset", exc_info=True)
 
 
+# Functions of an outbox row that return more headers for it, registered at start-up
+# by the apps that queue such mail (wiring only: helpdesk.trust.apps adds the
+# List-Unsubscribe headers of status e-mails, derived from the row's key).
+HEADER_HOOKS: list[Callable[[OutboundEmail], dict[str, str]]] = []
+
+
 def _message(email: OutboundEmail) -> EmailMultiAlternatives:
+    """The e-mail of one outbox row: its own Message-ID; answers go to the support
+    address; one about a ticket carries ``[HD-000123]`` and threads under the
+    ticket's first message (``helpdesk.mail.threading``)."""
+    from helpdesk.mail import threading
+
+    email.message_id = email.message_id or message_id_for(email.key)
+    reference = email.ticket.reference if email.ticket_id else ""
     message = EmailMultiAlternatives(
-        subject=email.subject,
+        subject=threading.subject_with_reference(email.subject, reference),
         body=email.body_text,
         to=[email.to],
-        headers={"Message-ID": email.message_id or message_id_for(email.key)},
+        reply_to=[settings.HELPDESK_SUPPORT_ADDRESS],
+        headers={
+            "Message-ID": email.message_id,
+            **threading.outbound_headers(email),
+        },
     )
+    for extra_headers in HEADER_HOOKS:  # e.g. List-Unsubscribe (helpdesk.trust)
+        message.extra_headers.update(extra_headers(email))
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
     return message

@@ -1,11 +1,15 @@
 """Customer escalations (JumpCloud, SPEC §6): managers alerted at once, an escalation
-engineer assigned, and no de-escalation before three recorded checks."""
+engineer assigned, and no de-escalation before three recorded checks.
+
+An escalation cannot be sidestepped (issue 15 §3.3): an escalated ticket is neither
+resolved nor closed until it is de-escalated, and only an escalation engineer or a
+support manager de-escalates."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -13,6 +17,7 @@ from accounts import roles
 from accounts.models import User
 from accounts.rules import may_file_tickets
 from helpdesk.emails import queue_email
+from helpdesk.lifecycle import IllegalTransition
 from helpdesk.models import Escalation, Ticket
 from helpdesk.secrets_guard import secret_errors
 from helpdesk.services import post_event
@@ -32,6 +37,36 @@ _FIELDS = {
     "process": ("process_verified_by", "process_verified_at", "process_note"),
     "parties": ("parties_agree_by", "parties_agree_at", "parties_note"),
 }
+
+
+DE_ESCALATING_ROLES = (roles.ESCALATION_ENGINEER, roles.SUPPORT_MANAGER)
+
+
+def may_de_escalate(user: User) -> bool:
+    """Return whether ``user`` may end an escalation: an active agent who is an
+    Escalation Engineer or a Support Manager (being a superuser is not enough)."""
+    return (
+        user.is_active
+        and user.is_staff
+        and user.groups.filter(name__in=DE_ESCALATING_ROLES).exists()
+    )
+
+
+def refuse_ending(ticket: Ticket, status: str) -> None:
+    """Raise IllegalTransition: ``ticket`` is escalated, so it may not become
+    ``status`` (resolved or closed) before it is de-escalated."""
+    escalation = ticket.escalations.filter(de_escalated_at__isnull=True).first()
+    missing = missing_checks(escalation) if escalation else []
+    todo = (
+        " Still to record: that " + "; that ".join(missing) + "."
+        if missing
+        else " All three checks are recorded: de-escalate it."
+    )
+    raise IllegalTransition(
+        f"{ticket.reference} is escalated and cannot be "
+        f"{Ticket.Status(status).label.lower()} until an escalation engineer or a "
+        f"support manager de-escalates it.{todo}"
+    )
 
 
 def missing_checks(escalation: Escalation) -> list[str]:
@@ -138,7 +173,12 @@ def record_check(
 def de_escalate(
     escalation: Escalation, *, actor: User, now: datetime | None = None
 ) -> Escalation:
-    """End the escalation, but only once every check is recorded."""
+    """End the escalation, but only once every check is recorded, and only by an
+    escalation engineer or a support manager."""
+    if not may_de_escalate(actor):
+        raise PermissionDenied(
+            "Only an escalation engineer or a support manager can de-escalate."
+        )
     escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
     if not escalation.is_open:
         raise ValidationError("This escalation has already ended.")

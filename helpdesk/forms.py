@@ -69,6 +69,13 @@ class TicketForm(forms.Form):
         validators=[validate_no_secrets],
         help_text="What happens, what you expected, error messages.",
     )
+    product = forms.ModelChoiceField(
+        label="Product",
+        queryset=None,
+        required=False,
+        empty_label="Other / not listed",
+        help_text="Some products have a maximum severity; it is shown beside them.",
+    )
     component = forms.CharField(
         label="Product / component",
         max_length=120,
@@ -91,7 +98,7 @@ class TicketForm(forms.Form):
     )
     attachments = MultipleFileField(
         help_text="Screenshots (PNG, JPEG, GIF, WebP), PDFs or plain-text logs; "
-        "up to 10 MB each."
+        "up to 10 MB each. Compress large logs as .zip, .gz or .tar.gz."
     )
     route_to_tam = forms.BooleanField(
         label="Send this deployment ticket to our Technical Account Manager",
@@ -104,6 +111,20 @@ class TicketForm(forms.Form):
         self.plan = plan
         if not offers_tam:
             del self.fields["route_to_tam"]
+        # The plan's catalogue (policies.catalogue): caps apply to the entry chosen.
+        entries = plan.catalogue.all()
+        if entries:
+            caps = {cap.entry_id: cap.max_level for cap in plan.caps.all()}
+            product = self.fields["product"]
+            product.queryset = entries
+            product.label_from_instance = lambda entry: (
+                f"{entry.name} (at most Level {caps[entry.pk]})"
+                if entry.pk in caps
+                else entry.name
+            )
+            self.fields["component"].label = "Component or version"
+        else:
+            del self.fields["product"]
         severities = plan.severities.all()
         field = self.fields["severity"]
         field.queryset = severities
@@ -203,3 +224,12 @@ class PortalAuthenticationForm(_BoundedLoginName, AuthenticationForm):
 
 class ConsoleAuthenticationForm(_BoundedLoginName, AdminAuthenticationForm):
     """The agent console's log-in form (``admin.site.login_form``)."""
+
+
+class AsOfForm(forms.Form):
+    """The "My plan" page: show the plan as it was on a past day."""
+
+    as_of = forms.DateField(
+        label="The plan as it was on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )

@@ -23,6 +23,11 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 
 
+# The statuses that end the work on a ticket: an escalated ticket reaches neither
+# until it is de-escalated (``helpdesk.escalations.refuse_ending``).
+ENDS = frozenset({S.RESOLVED, S.CLOSED})
+
+
 class IllegalTransition(ValidationError):
     """A status change the lifecycle does not allow."""
 

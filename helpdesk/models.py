@@ -10,7 +10,8 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -18,6 +19,7 @@ from simple_history.models import HistoricalRecords
 from accounts.models import Organization
 from helpdesk.console.urgency import next_due
 from helpdesk.indexes import BrinOnPostgreSQL
+from helpdesk.mail.models import InboundMessage  # noqa: F401 (its own module)
 from policies.models import Severity, SupportPlan
 
 
@@ -94,6 +96,48 @@ class Ticket(models.Model):
     )
     is_tam_routed = models.BooleanField("routed to the TAM", default=False)
     is_escalated = models.BooleanField(default=False)
+    # Issue 15 section 3 (helpdesk.routing, policies.catalogue,
+    # helpdesk.continuous_effort).
+    team = models.ForeignKey(
+        "accounts.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        help_text="Routed by environment: production or deployment support, or "
+        "the TAM.",
+    )
+    product = models.ForeignKey(
+        "policies.CatalogueEntry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="From the plan's catalogue; its severity cap applies.",
+    )
+    continuous_effort_since_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Since when the ticket is worked 24x7 (a Sev1); empty when not.",
+    )
+    managers_paged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the managers were paged about this Sev1 ticket being "
+        "unassigned or unanswered.",
+    )
+    workaround_provided_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Ends the continuous effort; the resolution clock runs on.",
+    )
+    workaround_provided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)
     first_responded_at = models.DateTimeField(null=True, blank=True)
@@ -144,6 +188,13 @@ class Ticket(models.Model):
                 condition=Q(is_escalated=True),
                 name="tkt_escalated",
             ),
+            # helpdesk.continuous_effort: Sev1 tickets by the instant the continuous
+            # effort began (the managers' page, the attainment report's table).
+            models.Index(
+                fields=["continuous_effort_since_at"],
+                condition=Q(continuous_effort_since_at__isnull=False),
+                name="tkt_continuous_effort",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -189,6 +240,11 @@ class Message(models.Model):
     )
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
+    is_from_email = models.BooleanField(
+        "received by e-mail",
+        default=False,
+        help_text="Written as an e-mail to the support address (helpdesk.mail).",
+    )
 
     history = HistoricalRecords()
 
@@ -341,6 +397,8 @@ class OutboundEmail(models.Model):
                 condition=Q(failed_at__isnull=False),
                 name="outbox_failed",
             ),
+            # Inbound replies find their ticket by the Message-ID they answer.
+            models.Index(fields=["message_id"], name="outbox_message_id"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -450,6 +508,14 @@ class SLOClock(models.Model):
                 )
             ),
             BrinOnPostgreSQL(fields=["started_at"], name="clock_started"),
+            # The attainment report's "still open" column: the clocks without an
+            # outcome yet (the backlog), by start. The sweep writes only
+            # breached_at, in neither column nor condition, so it stays HOT.
+            models.Index(
+                fields=["started_at"],
+                condition=Q(status__in=["running", "paused"]),
+                name="clock_unfinished_started",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -469,6 +535,49 @@ class SLOClock(models.Model):
         ):
             return "breached"
         return "met" if self.status == self.Status.MET else "open"
+
+
+class SLOAttainmentMonth(models.Model):
+    """The SLO outcomes of the clocks started in one month (UTC) on one plan, severity
+    and metric: the attainment report's roll-up.
+
+    Kept by ``helpdesk.attainment`` in the transaction that decides each outcome (a
+    clock met, a breach recorded, best effort, a reopen, a severity change that moves
+    a ticket's clocks), as increments; ``manage.py rebuild_slo_attainment`` rebuilds
+    it from the clocks. A clock counts once in ``total`` once it has an outcome (met,
+    breached or best effort); a breached best-effort clock is in both columns, as the
+    report always counted it. The clocks still without one are counted live.
+    """
+
+    month = models.DateField(help_text="The first day of the month the clocks started.")
+    plan = models.ForeignKey(SupportPlan, on_delete=models.PROTECT, related_name="+")
+    severity = models.ForeignKey(
+        Severity, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    metric = models.CharField(max_length=16, choices=SLOClock.Metric.choices)
+    met = models.IntegerField(default=0)
+    breached = models.IntegerField(default=0)
+    reclassified = models.IntegerField(default=0)
+    best_effort = models.IntegerField(default=0)
+    total = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = "SLO attainment month"
+        constraints = [
+            # One row per bucket, a ticket without severity included (NULLs are
+            # distinct in a plain unique index): the target of the roll-up's
+            # INSERT ... ON CONFLICT.
+            models.UniqueConstraint(
+                F("month"),
+                F("plan"),
+                Coalesce(F("severity"), Value(0)),
+                F("metric"),
+                name="one_attainment_row_per_bucket",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.plan_id}/{self.severity_id} {self.metric}"
 
 
 class SLOSweep(models.Model):
@@ -741,3 +850,70 @@ class Escalation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.de_escalated_at is None
+
+
+class Macro(models.Model):
+    """A canned reply: a text with ``{placeholders}`` filled from the ticket by plain
+    substitution (``helpdesk.macros``), and optionally the status to set when it is
+    sent. Shared (no owner, every agent uses it) or personal (its owner's only)."""
+
+    class ThenStatus(models.TextChoices):
+        # Values of Ticket.Status: the statuses the composer's "send and set" offers.
+        WAITING_ON_CUSTOMER = "waiting", "Waiting on customer"
+        RESOLVED = "resolved", "Resolved"
+
+    name = models.CharField(max_length=120)
+    body = models.TextField(
+        help_text="Placeholders such as {requester_first_name}, {reference} and "
+        "{first_response_due_at} are filled in from the ticket."
+    )
+    then_status = models.CharField(
+        "then set status",
+        max_length=10,
+        choices=ThenStatus.choices,
+        blank=True,
+        help_text="Empty: sending it leaves the status as it is.",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="macros",
+        help_text="Empty: shared with every agent.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "canned reply"
+        verbose_name_plural = "canned replies"
+        ordering = ["name", "pk"]
+        permissions = [("share_macro", "Can add and change shared canned replies")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(owner__isnull=True),
+                name="macro_shared_name_unique",
+                violation_error_message="A shared canned reply has this name.",
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=Q(owner__isnull=False),
+                name="macro_personal_name_unique",
+                violation_error_message="You have a canned reply with this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(then_status__in=["", "waiting", "resolved"]),
+                name="macro_then_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_shared(self) -> bool:
+        return self.owner_id is None

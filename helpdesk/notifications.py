@@ -20,7 +20,7 @@ from accounts import roles
 from helpdesk import emails
 from helpdesk.emails import queue_email
 from helpdesk.models import OutboundEmail, SLOClock, Ticket
-from policies.models import BusinessCalendar
+from policies.models import BusinessCalendar, SupportPlan
 
 logger = logging.getLogger(__name__)
 
@@ -78,12 +78,56 @@ def hold_until(clock: SLOClock | AlertClock, now: datetime) -> datetime | None:
     return None if schedule.is_open(now) else schedule.next_open(now)
 
 
+# Ticket ids per query when looking up which alerts wait for staffed hours (SQLite
+# allows 32,766 parameters in one statement).
+_STAFFED_LOOKUP_CHUNK = 5_000
+
+
+def staffed_holds(alerts: list[DueAlert], now: datetime) -> dict[int, datetime | None]:
+    """Return, by ticket id, when the alerts of tickets that wait for staffed hours
+    may go out: the tickets on a plan with a staffed-hours calendar whose severity
+    does not page at once (Janrain Sev3). None: staffed now, at once. The alerts of
+    other tickets are not in the result (``hold_until`` decides for them).
+
+    Costs one query when no plan has staffed hours, else one per 5,000 tickets and
+    one for the calendars."""
+    staffed = dict(
+        SupportPlan.objects.filter(staffed_calendar__isnull=False).values_list(
+            "pk", "staffed_calendar_id"
+        )
+    )
+    if not staffed:
+        return {}
+    ids = sorted({alert.clock.ticket_id for alert in alerts})
+    waiting: dict[int, int] = {}  # ticket id -> staffed calendar id
+    for start in range(0, len(ids), _STAFFED_LOOKUP_CHUNK):
+        rows = Ticket.objects.filter(
+            pk__in=ids[start : start + _STAFFED_LOOKUP_CHUNK],
+            plan_id__in=list(staffed),
+            severity__pages_at_once=False,
+        ).values_list("pk", "plan_id")
+        waiting.update((pk, staffed[plan_id]) for pk, plan_id in rows)
+    if not waiting:
+        return {}
+    calendars = BusinessCalendar.objects.prefetch_related("hours", "holidays").in_bulk(
+        set(waiting.values())
+    )
+    opens: dict[int, datetime | None] = {}
+    for pk, calendar in calendars.items():
+        schedule = calendar.schedule()
+        opens[pk] = None if schedule.is_open(now) else schedule.next_open(now)
+    return {ticket_id: opens[calendar_id] for ticket_id, calendar_id in waiting.items()}
+
+
 def notify_slo_alerts(
     alerts: list[DueAlert], *, now: datetime, people: dict | None = None
 ) -> int:
     """Queue one digest e-mail per (recipient, hold time) for ``alerts``: the
     assignee, else the Support Engineers; breaches also go to the Support Managers.
-    ``people`` caches the role members across calls. Return the e-mails queued."""
+    Alerts of severities that do not page at once, on a plan with staffed hours,
+    wait for those hours to open (``staffed_holds``); the others wait for their
+    clock's calendar (``hold_until``). ``people`` caches the role members across
+    calls. Return the e-mails queued."""
     if not alerts:
         return 0
     people_cache = people if people is not None else {}
@@ -96,14 +140,18 @@ def notify_slo_alerts(
     engineers_and_managers = _without_repeats([*engineers, *managers])
     assignees = _assignees(alerts)
     holds: dict[int | None, datetime | None] = {}  # hold time per calendar
+    staffed = staffed_holds(alerts, now)
     groups: dict[tuple, list[DueAlert]] = defaultdict(list)
     recipients_of: dict[int, list] = {}
     for alert in alerts:
         clock = alert.clock
-        calendar_id = clock.calendar_id
-        if calendar_id not in holds:
-            holds[calendar_id] = hold_until(clock, now)
-        send_after = holds[calendar_id]
+        if clock.ticket_id in staffed:
+            send_after = staffed[clock.ticket_id]
+        else:
+            calendar_id = clock.calendar_id
+            if calendar_id not in holds:
+                holds[calendar_id] = hold_until(clock, now)
+            send_after = holds[calendar_id]
         assignee = assignees.get(clock.assignee_id)
         if alert.threshold < 100:
             recipients = [assignee] if assignee is not None else engineers

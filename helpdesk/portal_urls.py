@@ -5,6 +5,7 @@ from django.urls import path, register_converter
 
 from helpdesk import views
 from helpdesk.forms import PortalAuthenticationForm
+from helpdesk.trust import views as trust_views
 from tam import views as tam_views
 
 
@@ -69,6 +70,11 @@ urlpatterns = [
     path("organisation/", views.choose_organization, name="choose"),
     path("tickets/", views.ticket_list, name="tickets"),
     path("tickets/new/", views.new_ticket, name="new_ticket"),
+    path(
+        "tickets/new/suggestions/",
+        trust_views.new_ticket_suggestions,
+        name="new_ticket_suggestions",
+    ),
     path("tickets/<reference:reference>/", views.ticket_detail, name="ticket"),
     path("tickets/<reference:reference>/reopen/", views.reopen_ticket, name="reopen"),
     path(

@@ -19,12 +19,12 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from accounts.rules import may_file_tickets
-from helpdesk import clocks, lifecycle
+from helpdesk import clocks, continuous_effort, lifecycle, routing
 from helpdesk.attachments import CheckedUpload, check_uploads
 from helpdesk.emails import queue_email
 from helpdesk.models import Attachment, Message, Ticket, TicketSequence
 from helpdesk.secrets_guard import secret_errors
-from policies.models import Severity
+from policies.models import CatalogueEntry, Severity
 from policies.rules import severity_cap_error
 from policies.slo import due_for
 from tam import routing as tam_routing
@@ -72,6 +72,7 @@ class TicketDraft:
     customer_contact: str = ""
     route_to_tam: bool = False
     uploads: list[UploadedFile] = field(default_factory=list)
+    product: CatalogueEntry | None = None  # from the plan's catalogue
 
 
 # Free-text fields of a ticket that must never carry a secret.
@@ -100,10 +101,12 @@ def validate_draft(
             "manager."
         )
     severity = draft.severity or plan.default_severity
+    if draft.product is not None and draft.product.plan_id != plan.pk:
+        errors["product"] = [f"{draft.product} is not in the {plan} catalogue."]
     if severity is not None and severity.plan_id != plan.pk:
         errors["severity"] = [f"{severity} is not a severity of the {plan} plan."]
-    elif severity is not None:
-        cap = severity_cap_error(plan, draft.component, severity)
+    elif severity is not None and "product" not in errors:
+        cap = severity_cap_error(plan, draft.component, severity, draft.product)
         if cap:
             errors["severity"] = [cap]
         if severity.requires_customer_contact and not draft.customer_contact.strip():
@@ -170,6 +173,7 @@ def open_ticket(
         urls=draft.urls,
         steps_to_reproduce=draft.steps_to_reproduce,
         customer_contact=draft.customer_contact.strip(),
+        product=draft.product,
     )
     ticket.is_tam_routed = tam_routing.should_route_to_tam(
         organization, draft.environment, draft.route_to_tam
@@ -177,6 +181,11 @@ def open_ticket(
     if ticket.is_tam_routed:
         # The named TAM works it, or the backup while the TAM is away.
         ticket.assignee = tam_routing.tam_for(organization, today)
+    # Its team by environment (or the TAM's); a Sev1 gets an on-call assignee.
+    ticket.team = routing.team_for(
+        draft.environment, is_tam_routed=ticket.is_tam_routed
+    )
+    continuous_effort.start_at_filing(ticket, at=now)
     clocks.set_due_instants(ticket, due, opened_at=now)
     # The foreign keys hold rows loaded for this filing (and the database checks
     # them on insert): validating them would read each one again.
@@ -202,6 +211,8 @@ def open_ticket(
         context={"recipient": requester},
         ticket=ticket,
     )
+    routing.notify_team(ticket)
+    continuous_effort.after_filing(ticket, actor=filed_by)
     return ticket
 
 
@@ -213,6 +224,7 @@ def post_reply(
     body: str,
     internal: bool = False,
     uploads: list[UploadedFile] | None = None,
+    via_email: bool = False,
 ) -> Message:
     """Add a public reply or an internal note, with attachments, and notify.
 
@@ -258,6 +270,7 @@ def post_reply(
         visibility=Message.Visibility.INTERNAL
         if internal
         else Message.Visibility.PUBLIC,
+        is_from_email=via_email,  # helpdesk.mail: the ticket page marks it
     )
     message._history_user = author
     message.save()
@@ -299,6 +312,10 @@ def _move_status(
 ) -> Ticket:
     """``change_status`` of a ticket row the caller read and locked."""
     lifecycle.check_transition(ticket.status, status)
+    if ticket.is_escalated and status in lifecycle.ENDS:
+        from helpdesk import escalations  # it posts events through this module
+
+        escalations.refuse_ending(ticket, status)
     now = now or timezone.now()
     old = ticket.status
     ticket.status = status
@@ -331,14 +348,33 @@ def reopen_ticket(ticket: Ticket, *, actor: User, reason: str) -> Ticket:
     return ticket
 
 
-@transaction.atomic
-def assign_ticket(ticket: Ticket, assignee: User | None, *, actor: User) -> Ticket:
+def validate_assignment(ticket: Ticket, assignee: User | None) -> None:
+    """Raise ValidationError (at ``assignee``) unless ``assignee`` may take the
+    ticket: an agent, and never nobody for a ticket owed continuous effort."""
     if assignee is not None and not assignee.is_staff:
         raise ValidationError({"assignee": ["Only agents can be assigned tickets."]})
+    if assignee is None and continuous_effort.obligation_active(ticket):
+        raise ValidationError(
+            {
+                "assignee": [
+                    f"{ticket.reference} is worked around the clock "
+                    f"({ticket.severity}): it always has an assignee. Assign "
+                    "someone else instead."
+                ]
+            }
+        )
+
+
+@transaction.atomic
+def assign_ticket(ticket: Ticket, assignee: User | None, *, actor: User) -> Ticket:
+    """Assign the ticket (or unassign it) and tell the new assignee. A ticket owed
+    continuous effort (Sev1) always keeps an assignee."""
+    validate_assignment(ticket, assignee)
     ticket.assignee = assignee
     ticket._history_user = actor
     ticket.save(update_fields=["assignee", "updated_at"])
     clocks.follow_assignee(ticket)
+    routing.notify_assignee(ticket, actor=actor)
     return ticket
 
 
@@ -362,8 +398,10 @@ def validate_ticket_details(ticket: Ticket, changes: dict[str, str]) -> None:
         if name not in DETAIL_FIELDS
     }
     errors |= secret_errors(changes)
-    if "component" in changes:
-        cap = severity_cap_error(ticket.plan, changes["component"], ticket.severity)
+    if "component" in changes and ticket.severity is not None:
+        cap = severity_cap_error(
+            ticket.plan, changes["component"], ticket.severity, ticket.product
+        )
         if cap:
             errors.setdefault("component", []).append(
                 f"{cap} Lower the severity first."

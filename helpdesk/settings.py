@@ -7,6 +7,7 @@ and a missing or malformed one stops start-up with one line that names it.
 """
 
 import warnings
+import zoneinfo
 from collections.abc import Callable, Collection
 from datetime import timedelta
 from pathlib import Path
@@ -119,6 +120,7 @@ _REQUIRED_IN_PRODUCTION = (
     "DJANGO_ALLOWED_HOSTS",
     "DATABASE_URL",
     "REDIS_URL",
+    "HELPDESK_BASE_URL",  # links in e-mails: no request to take the host from
 )
 if IS_PRODUCTION:
     for _name in _REQUIRED_IN_PRODUCTION:
@@ -176,6 +178,7 @@ INSTALLED_APPS = [
     "policies",
     "helpdesk",
     "tam",
+    "helpdesk.trust",  # the public trust site: status, knowledge base, releases
 ]
 
 MIDDLEWARE = [
@@ -200,6 +203,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "accounts.two_factor.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Every instant in the console in the agent's own zone (accounts.timezones).
+    "accounts.timezones.AgentTimeZoneMiddleware",
     # Idle and absolute session time-outs (needs the user and messages).
     "accounts.sessions.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -221,6 +226,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # /staff/ pages inside the console's frame (header, log out, nav).
+                "helpdesk.console.frame.console_frame",
             ],
         },
     },
@@ -370,6 +377,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.sweep_slo_clocks",
         "schedule": 60.0,
     },
+    # Sev1 continuous effort: page the managers once a Sev1 is left unassigned or
+    # unanswered for HELPDESK_SEV1_MANAGER_PAGE_MINUTES; idempotent, catches up.
+    "page-sev1-managers": {
+        "task": "helpdesk.page_sev1_managers",
+        "schedule": 60.0,
+    },
+    # Inbound e-mail: poll INBOUND_MAIL_URL (IMAP or the maildir); idempotent.
+    "receive-inbound-mail": {
+        "task": "helpdesk.receive_inbound_mail",
+        "schedule": 15.0,
+    },
+    # Plan revisions go live at their instant, once; a late run catches up.
+    "policies-apply-due-revisions": {
+        "task": "policies.apply_due_revisions",
+        "schedule": 60.0,
+    },
     # TAM contracts: both tasks are idempotent and catch up when run late.
     "tam-renew-due-contracts": {
         "task": "tam.renew_due_contracts",
@@ -379,7 +402,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tam.send_monthly_hours_report",
         "schedule": timedelta(hours=6),
     },
+    # 60 days before a TAM renewal the customer's licence does not cover (once).
+    "tam-warn-licence-endings": {
+        "task": "tam.warn_licence_endings",
+        "schedule": timedelta(hours=6),
+    },
 }
+# A material plan revision (policies.revisions) takes effect at least this many days
+# after it is scheduled, so customers hear of it in advance (Iron.io).
+HELPDESK_POLICY_NOTICE_DAYS = _int("HELPDESK_POLICY_NOTICE_DAYS", default=30)
+# A Sev1 ticket (continuous effort) pages every on-call agent at once and the Support
+# Managers when it is still unassigned or unanswered this many minutes later.
+HELPDESK_SEV1_MANAGER_PAGE_MINUTES = _int(
+    "HELPDESK_SEV1_MANAGER_PAGE_MINUTES", default=15
+)
 # Fail fast when the broker is down: the outbox keeps the work for the sweep.
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -468,6 +504,14 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The zone the console shows times in for an agent who has not chosen one
+# (accounts.timezones activates the agent's zone on each request).
+HELPDESK_AGENT_TIME_ZONE = env.str("HELPDESK_AGENT_TIME_ZONE", default="UTC")
+if HELPDESK_AGENT_TIME_ZONE not in zoneinfo.available_timezones():
+    raise _config_error(
+        f"HELPDESK_AGENT_TIME_ZONE must be an IANA time zone such as "
+        f"Europe/London, got {HELPDESK_AGENT_TIME_ZONE!r}"
+    )
 
 # --- Static and media -----------------------------------------------------------
 STATIC_URL = "static/"
@@ -488,6 +532,17 @@ HELPDESK_ATTACHMENT_MAX_BYTES = _int(
     "HELPDESK_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024
 )
 HELPDESK_ATTACHMENT_MAX_FILES = 5
+# Compressed logs (.zip, .gz, .tar.gz) are read as a stream, never unpacked to disk,
+# and refused past these limits (helpdesk/archives.py): files inside, bytes once
+# expanded, and expanded/compressed size once past the grace (archive bombs).
+HELPDESK_ARCHIVE_MAX_ENTRIES = _int("HELPDESK_ARCHIVE_MAX_ENTRIES", default=1000)
+HELPDESK_ARCHIVE_MAX_EXPANDED_BYTES = _int(
+    "HELPDESK_ARCHIVE_MAX_EXPANDED_BYTES", default=100 * 1024 * 1024
+)
+HELPDESK_ARCHIVE_MAX_RATIO = _int("HELPDESK_ARCHIVE_MAX_RATIO", default=100)
+HELPDESK_ARCHIVE_RATIO_GRACE_BYTES = _int(
+    "HELPDESK_ARCHIVE_RATIO_GRACE_BYTES", default=1024 * 1024
+)
 # Uploads are measured while the body streams in (helpdesk/uploads.py): an attachment
 # past HELPDESK_ATTACHMENT_MAX_BYTES is dropped at that chunk and reported by the form,
 # and a request longer than the largest one we could accept (every attachment at its
@@ -508,6 +563,34 @@ HELPDESK_REFERENCE_PREFIX = "HD"
 HELPDESK_BASE_URL = env.str(
     "HELPDESK_BASE_URL", default="http://127.0.0.1:8000"
 ).rstrip("/")
+# The trust site's 90-day uptime bars count calendar days of this zone (one for every
+# reader; the page names it).
+HELPDESK_STATUS_TIME_ZONE = env.str("HELPDESK_STATUS_TIME_ZONE", default="UTC")
+
+# --- Inbound e-mail (helpdesk.mail): one mailbox, three doors --------------------
+# imaps://user:password@host:993/INBOX (IMAP over TLS), imap://... (STARTTLS), or
+# maildir:///path; the default is a maildir under var/ that `make run` watches.
+_INBOUND_FORMS = "imaps://user:password@host:993/INBOX, imap://... or maildir:///path"
+INBOUND_MAIL_URL = env.str(
+    "INBOUND_MAIL_URL", default=f"maildir://{VAR_DIR / 'mail-in'}"
+).strip()
+_inbound = _split_url(
+    "INBOUND_MAIL_URL", INBOUND_MAIL_URL, {"imap", "imaps", "maildir"}, _INBOUND_FORMS
+)
+if _inbound.scheme.startswith("imap") and not _inbound.hostname:
+    raise _malformed("INBOUND_MAIL_URL", INBOUND_MAIL_URL, f"no host, {_INBOUND_FORMS}")
+if _inbound.scheme == "maildir" and not _inbound.path.strip("/"):
+    raise _malformed("INBOUND_MAIL_URL", INBOUND_MAIL_URL, f"no path, {_INBOUND_FORMS}")
+# Mail to the support address files and answers tickets; a reply that copies the
+# escalations address escalates its ticket. Auto-replies come from the first.
+HELPDESK_SUPPORT_ADDRESS = env.str(
+    "HELPDESK_SUPPORT_ADDRESS", default="support@example.com"
+).strip()
+HELPDESK_ESCALATIONS_ADDRESS = env.str(
+    "HELPDESK_ESCALATIONS_ADDRESS", default="escalations@example.com"
+).strip()
+# A larger message is refused (and moved to the failed folder) unread.
+HELPDESK_INBOUND_MAX_BYTES = _int("HELPDESK_INBOUND_MAX_BYTES", default=25 * 1024**2)
 
 # --- E-mail ---------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="support@helpdesk.local")

@@ -1,6 +1,8 @@
 """Severity changes (SPEC §3.2, §6): upgrades with a justification, caps, the named
 contact for the most severe levels, and downgrades that notify the customer or wait
-for their agreement, per plan. Every applied change recomputes the SLO clocks."""
+for their agreement, per plan. On plans that say so (Jelastic: "providing the
+customer is in agreement") an agent's upgrade waits for the customer's agreement too.
+Every applied change recomputes the SLO clocks."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.rules import may_file_tickets
-from helpdesk import clocks
+from helpdesk import clocks, continuous_effort
+from helpdesk.attainment import rollups
 from helpdesk.emails import queue_email
 from helpdesk.models import SeverityChange, Ticket
 from helpdesk.secrets_guard import secret_errors
@@ -61,14 +64,14 @@ def request_severity_change(
     if to_severity == current:
         errors["to_severity"] = [f"The ticket is already {current}."]
     is_upgrade = to_severity.level < current.level
-    cap = severity_cap_error(plan, ticket.component, to_severity)
+    cap = severity_cap_error(plan, ticket.component, to_severity, ticket.product)
     if cap:
         errors["to_severity"] = [cap]
     if SeverityChange.objects.filter(
         ticket=ticket, state=SeverityChange.State.AWAITING_CUSTOMER
     ).exists():
         errors["to_severity"] = [
-            "A downgrade is waiting for the customer's agreement; it must be "
+            "A severity change is waiting for the customer's agreement; it must be "
             "accepted or declined first."
         ]
     reason = reason.strip()
@@ -101,9 +104,7 @@ def request_severity_change(
         ticket._history_user = actor
         ticket.save(update_fields=["customer_contact", "updated_at"])
 
-    waits = (
-        not is_upgrade and actor.is_staff and plan.downgrade_needs_customer_agreement
-    )
+    waits = needs_customer_agreement(plan, is_upgrade=is_upgrade, actor=actor)
     change = SeverityChange.objects.create(
         ticket=ticket,
         from_severity=current,
@@ -122,11 +123,12 @@ def request_severity_change(
         decided_at=None if waits else now,
     )
     if waits:
+        verb = "raise" if is_upgrade else "lower"
         post_event(
             ticket,
             actor,
-            f"Support proposes to lower the severity from {current} to {to_severity}: "
-            f"{reason}\nIt changes only if you agree.",
+            f"Support proposes to {verb} the severity from {current} to "
+            f"{to_severity}: {reason}\nIt changes only if you agree.",
         )
         _mail_customer(ticket, change, "severity_proposed")
     else:
@@ -134,11 +136,26 @@ def request_severity_change(
     return change
 
 
+def needs_customer_agreement(plan, *, is_upgrade: bool, actor: User) -> bool:
+    """Return whether an agent's change waits for the customer's agreement.
+
+    A customer's own request is their agreement. Jelastic: a downgrade and an
+    upgrade both wait (``downgrade_needs_customer_agreement``,
+    ``upgrade_needs_customer_agreement``); Janrain: neither does.
+    """
+    if not actor.is_staff:
+        return False
+    if is_upgrade:
+        return plan.upgrade_needs_customer_agreement
+    return plan.downgrade_needs_customer_agreement
+
+
 @transaction.atomic
 def decide_downgrade(
     change: SeverityChange, *, accept: bool, actor: User, now: datetime | None = None
 ) -> SeverityChange:
-    """The customer accepts or declines a proposed downgrade."""
+    """The customer accepts or declines a proposed change (a downgrade, or an
+    upgrade on plans where upgrades need agreement too)."""
     now = now or timezone.now()
     change = SeverityChange.objects.select_for_update().get(pk=change.pk)
     ticket = Ticket.objects.select_for_update().get(pk=change.ticket_id)
@@ -149,7 +166,7 @@ def decide_downgrade(
         actor, ticket.organization, today=timezone.localdate(now)
     ):
         raise ValidationError(
-            "Only the customer's Support Administrators can agree to a downgrade."
+            "Only the customer's Support Administrators can agree to a severity change."
         )
     if ticket.severity_id != change.from_severity_id:
         raise SeverityConflict(
@@ -164,10 +181,15 @@ def decide_downgrade(
     else:
         change.state = SeverityChange.State.REJECTED
         change.save(update_fields=["state", "decided_by", "decided_at"])
+        verb = (
+            "raising"
+            if change.direction == SeverityChange.Direction.UPGRADE
+            else "lowering"
+        )
         post_event(
             ticket,
             actor,
-            f"The customer declined lowering the severity to {change.to_severity}; "
+            f"The customer declined {verb} the severity to {change.to_severity}; "
             f"it stays {change.from_severity}.",
         )
     return change
@@ -177,8 +199,15 @@ def _apply(
     ticket: Ticket, change: SeverityChange, actor: User, now: datetime, agreed=False
 ) -> None:
     ticket.severity = change.to_severity
+    fields = continuous_effort.follow_severity(ticket, at=now)
     ticket._history_user = actor
-    ticket.save(update_fields=["severity", "updated_at"])
+    ticket.save(update_fields=["severity", *fields, "updated_at"])
+    if "assignee" in fields:  # an on-call engineer took the new Sev1
+        clocks.follow_assignee(ticket)
+    # The clocks' outcomes so far now count under the new severity.
+    rollups.ticket_moved(
+        ticket, plan_id=ticket.plan_id, severity_id=change.from_severity_id
+    )
     clocks.change_targets(
         ticket,
         due_for(ticket.plan, change.to_severity, ticket.created_at),
@@ -199,6 +228,7 @@ def _apply(
         and not agreed
     ):
         _mail_customer(ticket, change, "severity_changed")
+    continuous_effort.after_severity_change(ticket, at=now, actor=actor)
 
 
 def _check_allowed(ticket: Ticket, actor: User, now: datetime) -> None:

@@ -64,3 +64,21 @@ def sweep_slo_clocks(chunk: int | None = None) -> dict:
     from helpdesk import alerts
 
     return alerts.sweep(chunk=chunk or alerts.SWEEP_CHUNK)
+
+
+@shared_task(name="helpdesk.page_sev1_managers")
+def page_sev1_managers() -> int:
+    """Page the Support Managers about Sev1 tickets still unassigned or unanswered
+    after the delay (every minute, by beat); return how many tickets."""
+    from helpdesk import continuous_effort
+
+    return continuous_effort.page_managers_due()
+
+
+@shared_task(name="helpdesk.receive_inbound_mail", ignore_result=True)
+def receive_inbound_mail() -> dict:
+    """Every 15 seconds (beat): process the mail waiting at INBOUND_MAIL_URL (IMAP or
+    the maildir) exactly once each; return the outcome counts."""
+    from helpdesk.mail import sources
+
+    return sources.poll()

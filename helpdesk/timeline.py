@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
 
-from django.db.models import Prefetch
-
+from helpdesk.mail.models import InboundMessage
 from helpdesk.models import Attachment, Message, SLOClock, SLOEvent, Ticket
 
 
@@ -26,6 +25,8 @@ class Entry:
     role: str
     body: str
     attachments: list[Attachment] = field(default_factory=list)
+    # The InboundMessage it arrived as, when it came by e-mail (its .eml).
+    original_email_id: int | None = None
 
     @property
     def css(self) -> str:
@@ -63,42 +64,65 @@ _CLOCK_KINDS = {
 
 def timeline(ticket: Ticket) -> list[Entry]:
     """Every entry of ``ticket``'s story, oldest first."""
-    entries = [*_messages(ticket), *_changes(ticket), *_clock_events(ticket)]
-    return [_filing(ticket), *sorted(entries, key=lambda entry: entry.at)]
+    attachments = _attachments(ticket)
+    entries = [
+        *_messages(ticket, attachments),
+        *_changes(ticket),
+        *_clock_events(ticket),
+    ]
+    return [_filing(ticket, attachments), *sorted(entries, key=lambda e: e.at)]
 
 
-def _filing(ticket: Ticket) -> Entry:
+def _attachments(ticket: Ticket) -> dict[int | None, list[Attachment]]:
+    """The ticket's attachments by message id (None: filed with the ticket), in one
+    query however many messages carry them."""
+    found: dict[int | None, list[Attachment]] = {}
+    for attachment in Attachment.objects.filter(ticket=ticket):
+        found.setdefault(attachment.message_id, []).append(attachment)
+    return found
+
+
+def _filing(ticket: Ticket, attachments: dict) -> Entry:
     """The request as filed: its description and the files filed with it."""
     filer = ticket.filed_by
     on_behalf = filer is not None and filer.pk != ticket.requester_id
+    by_email = (
+        InboundMessage.objects.filter(
+            ticket=ticket, outcome=InboundMessage.Outcome.CREATED
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    label = "Filed on behalf of the customer" if on_behalf else "Filed"
     return Entry(
         at=ticket.created_at,
         kind="public",
-        label="Filed on behalf of the customer" if on_behalf else "Filed",
+        label=f"{label} by e-mail" if by_email else label,
+        original_email_id=by_email,
         who=str(filer or ticket.requester),
         role=role_of(filer or ticket.requester),
         body=f"{ticket.summary}\n\n{ticket.description}",
-        attachments=list(
-            Attachment.objects.filter(ticket=ticket, message__isnull=True)
-        ),
+        attachments=attachments.get(None, []),
     )
 
 
-def _messages(ticket: Ticket) -> list[Entry]:
+def _messages(ticket: Ticket, attachments: dict) -> list[Entry]:
     messages = (
         Message.objects.filter(ticket=ticket)
-        .select_related("author")
-        .prefetch_related("author__groups", Prefetch("attachments"))
+        .select_related("author", "inbound")
+        .prefetch_related("author__groups")
     )
     return [
         Entry(
             at=message.created_at,
             kind=message.visibility,
-            label=_MESSAGE_LABELS[message.visibility],
+            label=_MESSAGE_LABELS[message.visibility]
+            + (" by e-mail" if message.is_from_email else ""),
             who=str(message.author),
             role=role_of(message.author),
             body=message.body,
-            attachments=list(message.attachments.all()),
+            attachments=attachments.get(message.pk, []),
+            original_email_id=getattr(getattr(message, "inbound", None), "pk", None),
         )
         for message in messages
     ]

@@ -40,8 +40,16 @@ from accounts import passwords
 from accounts.models import Organization
 from accounts.rules import Decision, may_file_tickets
 from accounts.throttle import client_ip_address
-from helpdesk import clock_display, escalations, reports, services, severity
+from helpdesk import (
+    clock_display,
+    continuous_effort,
+    escalations,
+    reports,
+    services,
+    severity,
+)
 from helpdesk.forms import (
+    AsOfForm,
     EscalationForm,
     ReopenForm,
     ReplyForm,
@@ -51,6 +59,7 @@ from helpdesk.forms import (
 )
 from helpdesk.lifecycle import IllegalTransition
 from helpdesk.models import Attachment, Message, SeverityChange, Ticket
+from helpdesk.trust import portal as trust_portal
 from policies.models import SLOTarget, SupportPlan
 from tam import routing as tam_routing
 
@@ -348,6 +357,8 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
         request.FILES or None,
         plan=plan,
         offers_tam=tam_routing.offers_tam_choice(organization),
+        # "Check for answers" without JavaScript reloads with ?summary=...
+        initial={"summary": request.GET.get("summary", "")[:200]},
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -364,6 +375,7 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
             customer_contact=data["customer_contact"],
             route_to_tam=data.get("route_to_tam", False),
             uploads=data["attachments"],
+            product=data.get("product"),
         )
         try:
             ticket = services.open_ticket(
@@ -372,6 +384,7 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
+            trust_portal.record_filed(request, ticket)  # deflection: what was shown
             messages.success(
                 request,
                 f"Ticket {ticket.reference} filed. We sent a confirmation to "
@@ -381,7 +394,12 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/new_ticket.html",
-        {"form": form, "plan": plan, "targets": _target_rows(plan)},
+        {
+            "form": form,
+            "plan": plan,
+            "targets": _target_rows(plan),
+            **trust_portal.new_ticket_context(request),
+        },
     )
 
 
@@ -591,11 +609,32 @@ def serve_attachment(item: Attachment) -> FileResponse:
 @portal_view
 @require_GET
 def plan_detail(request: HttpRequest) -> HttpResponse:
+    """The organisation's plan, its upcoming dated changes, and (``?as_of=D``) the
+    plan as it was at the end of day D in the organisation's zone."""
+    from policies import revisions
+
     plan = _plan_with_targets(request.organization.support_plan)
+    as_of = AsOfForm(request.GET if "as_of" in request.GET else None)
+    shown = None
+    if plan is not None and as_of.is_bound and as_of.is_valid():
+        day = as_of.cleaned_data["as_of"]
+        content = revisions.snapshot_as_of(
+            plan, revisions.end_of_day(day, request.organization.time_zone)
+        )
+        if content is None:
+            as_of.add_error("as_of", f"{plan} did not exist yet on that day.")
+        else:
+            shown = revisions.describe(content)
     return render(
         request,
         "portal/plan.html",
-        {"plan": plan, "targets": _target_rows(plan) if plan else []},
+        {
+            "plan": plan,
+            "targets": _target_rows(plan) if plan else [],
+            "upcoming": revisions.upcoming(plan) if plan else [],
+            "as_of": as_of,
+            "shown": shown,
+        },
     )
 
 
@@ -607,6 +646,7 @@ def _plan_with_targets(plan: SupportPlan | None) -> SupportPlan | None:
         .prefetch_related(
             "severities",
             "caps",
+            "catalogue",
             "business_calendar__hours",
             Prefetch(
                 "targets",
@@ -657,7 +697,13 @@ def slo_attainment(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "staff/slo_attainment.html",
-        {"rows": reports.attainment(since, until), "months": months, "since": first},
+        {
+            "rows": reports.attainment(since, until),
+            "months": months,
+            "since": first,
+            # Sev1 continuous effort: workarounds provided, managers paged.
+            "continuous_effort": continuous_effort.report(since, until),
+        },
     )
 
 

@@ -1,16 +1,18 @@
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
 from accounts.console import HistoryAdmin, requires
 from accounts.models import validate_time_zone
 from policies.business_time import Schedule
+from policies.lint import lint_plan
 from policies.models import (
     BusinessCalendar,
     Holiday,
@@ -70,7 +72,7 @@ class SeverityInline(admin.StackedInline):
     model = Severity
     extra = 0
     fields = [
-        ("level", "name", "requires_customer_contact"),
+        ("level", "name", "requires_customer_contact", "pages_at_once"),
         "description",
         "characteristics",
     ]
@@ -125,6 +127,7 @@ class SupportPlanAdmin(HistoryAdmin):
                 "fields": [
                     "prioritisation_rank",
                     "business_calendar",
+                    "staffed_calendar",
                     ("has_web", "has_email", "has_chat", "has_phone"),
                     (
                         "includes_tam",
@@ -200,6 +203,15 @@ class SupportPlanAdmin(HistoryAdmin):
         }
         return super().changelist_view(request, extra_context)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Warn on the plan page when its targets invert (policies.lint)."""
+        if request.method == "GET":
+            plan = self.get_object(request, object_id)
+            if plan is not None:
+                for inversion in lint_plan(plan, now=timezone.now()):
+                    messages.warning(request, inversion.message())
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @requires("policies.view_supportplan")
     def slo_calculator_view(self, request):
         """Compute both due instants for a plan, severity and opening instant, and
@@ -271,7 +283,15 @@ class SLOCalculatorForm(forms.Form):
 class SeverityCapAdmin(HistoryAdmin):
     service_owned_fields = ()  # a plain edit: reverting is an edit too
 
-    list_display = ["component", "max_level", "plan", "reason"]
-    list_select_related = ["plan"]
+    list_display = ["component", "entry", "max_level", "plan", "reason"]
+    list_select_related = ["plan", "entry"]
     list_filter = ["plan"]
     search_fields = ["component"]
+
+
+# Admins in their own modules, registered with this one (issue 15): the product
+# catalogue that caps apply to (§3.2) and dated plan revisions (§1).
+from policies import (  # noqa: E402
+    admin_catalogue,  # noqa: F401
+    admin_revisions,  # noqa: F401
+)

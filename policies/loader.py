@@ -17,8 +17,10 @@ from typing import Any
 
 from django.db import transaction
 
+from policies.catalogue import normalise
 from policies.models import (
     BusinessCalendar,
+    CatalogueEntry,
     Holiday,
     OpeningHours,
     Severity,
@@ -96,6 +98,10 @@ class PackSpec:
     severities: list[dict[str, Any]]
     targets: list[TargetSpec]
     caps: list[dict[str, Any]]
+    # The plan's products and components with their aliases (issue 15 §3.2); every
+    # cap's component is an entry too.
+    catalogue: list[dict[str, Any]] = field(default_factory=list)
+    staffed_calendar: str | None = None
 
 
 class _Reader:
@@ -230,6 +236,9 @@ def read_pack(path: Path) -> PackSpec:
         "downgrade_needs_customer_agreement": r.get(
             "downgrade_needs_customer_agreement", bool, False
         ),
+        "upgrade_needs_customer_agreement": r.get(
+            "upgrade_needs_customer_agreement", bool, False
+        ),
         **{flag: name in channels for name, flag in CHANNELS.items()},
         **{flag: name in features for name, flag in FEATURES.items()},
     }
@@ -245,6 +254,11 @@ def read_pack(path: Path) -> PackSpec:
     business_calendar = r.text("business_calendar", None)
     if business_calendar is not None and business_calendar not in calendar_slugs:
         raise r.error("business_calendar", f"{business_calendar!r} is not in calendars")
+    # Issue 15 section 2: when someone is on shift to read alerts of severities
+    # that do not page at once (``pages_at_once = false``).
+    staffed_calendar = r.text("staffed_calendar", None)
+    if staffed_calendar is not None and staffed_calendar not in calendar_slugs:
+        raise r.error("staffed_calendar", f"{staffed_calendar!r} is not in calendars")
 
     severities = []
     for i, table in enumerate(r.tables("severities")):
@@ -261,6 +275,8 @@ def read_pack(path: Path) -> PackSpec:
                 "requires_customer_contact": sr.get(
                     "requires_customer_contact", bool, False
                 ),
+                "is_continuous_effort": sr.get("continuous_effort", bool, False),
+                "pages_at_once": sr.get("pages_at_once", bool, True),
             }
         )
         sr.finish()
@@ -307,6 +323,7 @@ def read_pack(path: Path) -> PackSpec:
     if missing and None not in scopes:
         raise r.error("targets", f"no target for severity {min(missing)}")
 
+    catalogue = _read_catalogue(path, r.tables("catalogue"))
     caps = []
     for i, table in enumerate(r.tables("caps")):
         cr = _Reader(path, f"caps[{i}]", table)
@@ -321,6 +338,8 @@ def read_pack(path: Path) -> PackSpec:
             )
         cr.finish()
         caps.append(cap)
+        if not any(entry["name"] == cap["component"] for entry in catalogue):
+            catalogue.append({"name": cap["component"], "aliases": ""})
     r.finish()
     return PackSpec(
         path,
@@ -332,7 +351,30 @@ def read_pack(path: Path) -> PackSpec:
         severities,
         targets,
         caps,
+        catalogue=catalogue,
+        staffed_calendar=staffed_calendar,
     )
+
+
+def _read_catalogue(path: Path, tables: list[Any]) -> list[dict[str, Any]]:
+    """``[[catalogue]]`` tables: a name and its aliases; no spelling may name two
+    entries ("MS SQL" and "MSSQL" are one spelling)."""
+    entries: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for i, table in enumerate(tables):
+        er = _Reader(path, f"catalogue[{i}]", table)
+        name = er.text("name")
+        aliases = er.strings("aliases")
+        er.finish()
+        for spelling in [name, *aliases]:
+            key = normalise(spelling)
+            if not key:
+                raise er.error("aliases", f"{spelling!r} has no letters or digits")
+            if seen.get(key, name) != name:
+                raise er.error("aliases", f"{spelling!r} already names {seen[key]!r}")
+            seen[key] = name
+        entries.append({"name": name, "aliases": "\n".join(aliases)})
+    return entries
 
 
 def available_packs() -> dict[str, Path]:
@@ -442,7 +484,11 @@ def apply_pack(spec: PackSpec, calendars: dict[str, BusinessCalendar]) -> LoadRe
         SupportPlan,
         report,
         {"slug": spec.slug},
-        {**spec.plan, "business_calendar": calendars.get(spec.business_calendar)},
+        {
+            **spec.plan,
+            "business_calendar": calendars.get(spec.business_calendar),
+            "staffed_calendar": calendars.get(spec.staffed_calendar),
+        },
     )
     severities = {
         values["level"]: _upsert(
@@ -480,6 +526,17 @@ def apply_pack(spec: PackSpec, calendars: dict[str, BusinessCalendar]) -> LoadRe
     _remove(
         [t for t in plan.targets.all() if t.severity_id not in wanted_scopes], report
     )
+    wanted_entries = {entry["name"] for entry in spec.catalogue}
+    _remove(plan.catalogue.exclude(name__in=wanted_entries), report)
+    entries = {
+        entry["name"]: _upsert(
+            CatalogueEntry,
+            report,
+            {"plan": plan, "name": entry["name"]},
+            {"aliases": entry["aliases"]},
+        )
+        for entry in spec.catalogue
+    }
     wanted_caps = {cap["component"] for cap in spec.caps}
     _remove(plan.caps.exclude(component__in=wanted_caps), report)
     for cap in spec.caps:
@@ -487,7 +544,11 @@ def apply_pack(spec: PackSpec, calendars: dict[str, BusinessCalendar]) -> LoadRe
             SeverityCap,
             report,
             {"plan": plan, "component": cap["component"]},
-            {"max_level": cap["max_level"], "reason": cap["reason"]},
+            {
+                "max_level": cap["max_level"],
+                "reason": cap["reason"],
+                "entry": entries[cap["component"]],
+            },
         )
     _remove(plan.severities.exclude(level__in=list(severities)), report)
     return report

@@ -6,6 +6,7 @@ what a ticket was promised. The arithmetic lives in ``business_time`` and ``slo`
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -214,6 +215,16 @@ class SupportPlan(models.Model):
         help_text="The plan's support hours. Empty: no business hours (every ticket "
         "gets the business-hours target).",
     )
+    staffed_calendar = models.ForeignKey(
+        BusinessCalendar,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="When someone is on shift to read SLO alerts (issue 15): alerts of "
+        "severities that do not page at once wait for it to open. Empty: alerts "
+        "follow the clocks' own calendars.",
+    )
     has_web = models.BooleanField("web portal", default=True)
     has_email = models.BooleanField("e-mail", default=True)
     has_chat = models.BooleanField("chat", default=False)
@@ -241,6 +252,11 @@ class SupportPlan(models.Model):
     downgrade_notifies_customer = models.BooleanField(default=True)
     downgrade_needs_customer_agreement = models.BooleanField(
         default=False, help_text="A downgrade applies only once the customer agrees."
+    )
+    upgrade_needs_customer_agreement = models.BooleanField(
+        default=False,
+        help_text="An upgrade an agent makes applies only once the customer agrees "
+        "(Jelastic: changes after assessment need the customer's agreement).",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -298,9 +314,20 @@ class Severity(models.Model):
     characteristics = models.TextField(
         blank=True, help_text="One characteristic per line; the ticket form lists them."
     )
+    pages_at_once = models.BooleanField(
+        default=True,
+        help_text="Its SLO warnings and breaches are e-mailed at once, day or night. "
+        "Off: held until the plan's staffed hours open.",
+    )
     requires_customer_contact = models.BooleanField(
         default=False,
         help_text="The customer must name a person available during resolution.",
+    )
+    is_continuous_effort = models.BooleanField(
+        "continuous effort",
+        default=False,
+        help_text="Worked 24x7 until a workaround, a resolution or a downgrade "
+        "(Janrain Sev1): always assigned, and on-call agents are paged.",
     )
 
     history = HistoricalRecords()
@@ -460,11 +487,57 @@ class SLOTarget(models.Model):
         return _duration_parts(self.off_hours_response_minutes, None)
 
 
+class CatalogueEntry(models.Model):
+    """A product or component of a plan's catalogue, with the other names people
+    type for it: tickets choose one from a list, and caps apply to it, so ".NET
+    Core" or "MSSQL" cannot be typed around a cap (``policies.catalogue``)."""
+
+    plan = models.ForeignKey(
+        SupportPlan, on_delete=models.CASCADE, related_name="catalogue"
+    )
+    name = models.CharField(max_length=120)
+    aliases = models.TextField(
+        blank=True, help_text="Other names for it, one per line (e.g. MSSQL)."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["plan", "name"]
+        verbose_name = "catalogue entry"
+        verbose_name_plural = "catalogue entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "name"], name="one_catalogue_entry_per_plan_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def alias_list(self) -> list[str]:
+        return [line.strip() for line in self.aliases.splitlines() if line.strip()]
+
+    @property
+    def names(self) -> list[str]:
+        """The name and every alias."""
+        return [self.name, *self.alias_list]
+
+
 class SeverityCap(models.Model):
     """A product or component whose tickets may be at most ``max_level`` severe."""
 
     plan = models.ForeignKey(SupportPlan, on_delete=models.CASCADE, related_name="caps")
     component = models.CharField(max_length=120)
+    entry = models.ForeignKey(
+        CatalogueEntry,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="caps",
+        help_text="The catalogue entry capped: its name and every alias.",
+    )
     max_level = models.PositiveSmallIntegerField(
         help_text="The most severe level allowed, e.g. 2 means Level 1 is refused."
     )
@@ -483,9 +556,93 @@ class SeverityCap(models.Model):
     def __str__(self) -> str:
         return f"{self.component}: at most level {self.max_level}"
 
+    def clean(self) -> None:
+        super().clean()
+        if self.entry_id and self.plan_id and self.entry.plan_id != self.plan_id:
+            raise ValidationError(
+                {"entry": "Choose an entry of this plan's catalogue."}
+            )
+
     def refuses(self, level: int) -> bool:
         """Return whether ``level`` is more severe than this cap allows."""
         return level < self.max_level
+
+
+class PlanRevision(models.Model):
+    """A dated change to a plan, drafted without touching the live plan
+    (``policies.revisions``): ``content`` is the plan as it will be, ``changes``
+    the plain-word diff announced to customers when it was scheduled."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        APPLIED = "applied", "Live"
+        CANCELLED = "cancelled", "Cancelled"
+
+    plan = models.ForeignKey(
+        SupportPlan, on_delete=models.CASCADE, related_name="revisions"
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.DRAFT, editable=False
+    )
+    content = models.JSONField(editable=False)
+    note = models.TextField(
+        blank=True, help_text="Why the plan changes; shown to customers with it."
+    )
+    is_marked_material = models.BooleanField(
+        "material (marked by hand)",
+        default=False,
+        help_text="Treat as material even if the diff alone is not: it then needs "
+        "the full notice period.",
+    )
+    is_material = models.BooleanField(default=False, editable=False)
+    changes = models.JSONField(default=list, editable=False)
+    effective_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    scheduled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    scheduled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    applied_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["plan", "-created_at"]
+        verbose_name = "plan revision"
+        indexes = [
+            # The beat task's query: scheduled revisions by effective instant.
+            models.Index(
+                fields=["effective_at"],
+                condition=Q(status="scheduled"),
+                name="revision_scheduled_due",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "cancelled"])
+                | Q(effective_at__isnull=False),
+                name="revision_scheduled_has_effective_at",
+            )
+        ]
+
+    def __str__(self) -> str:
+        when = f" from {self.effective_at:%Y-%m-%d}" if self.effective_at else ""
+        return f"{self.plan}: revision {self.pk or 'new'}{when}"
 
 
 # Cache invalidation only (STYLE.md: signals for caches, never rules). A change to a

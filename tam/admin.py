@@ -7,7 +7,8 @@ same functions, ``save_model``/``save_formset`` call the service.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
@@ -23,7 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.console import HistoryAdmin, requires
-from tam import reports, services
+from tam import reports, rules, services
 from tam.models import (
     IN_SCOPE,
     ChangeOrder,
@@ -118,7 +119,15 @@ class _AgentFieldMixin:
 class HourBucketInline(admin.TabularInline):
     model = HourBucket
     extra = 0
-    fields = ["starts_on", "ends_on", "allotted", "rollover", "used", "remaining"]
+    fields = [
+        "starts_on",
+        "ends_on",
+        "allotted",
+        "rollover",
+        "banked",
+        "used",
+        "remaining",
+    ]
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -138,6 +147,10 @@ class HourBucketInline(admin.TabularInline):
     @admin.display(description="rollover")
     def rollover(self, bucket: HourBucket) -> str:
         return reports.hh_mm(bucket.rollover_minutes) if bucket.pk else ""
+
+    @admin.display(description="banked (scheduled)")
+    def banked(self, bucket: HourBucket) -> str:
+        return reports.hh_mm(bucket.banked_minutes) if bucket.pk else ""
 
     @admin.display(description="used")
     def used(self, bucket: HourBucket) -> str:
@@ -269,12 +282,14 @@ class ContractCreationForm(forms.ModelForm):
             "hours_per_month",
             "time_zone",
             "auto_renew",
+            "unused_hours",
         ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].required = False
         self.fields["time_zone"].help_text = "Empty: the organisation's time zone."
+        self.fields["unused_hours"].required = False  # empty: rolled over
 
     def draft(self) -> services.ContractDraft:
         data = self.cleaned_data
@@ -288,6 +303,7 @@ class ContractCreationForm(forms.ModelForm):
             hours_per_month=data["hours_per_month"],
             auto_renew=data.get("auto_renew", True),
             time_zone=data.get("time_zone") or "",
+            unused_hours=data.get("unused_hours") or TAMContract.UnusedHours.ROLL_OVER,
         )
 
     def clean(self):
@@ -302,6 +318,34 @@ class ContractCreationForm(forms.ModelForm):
 
     def _post_clean(self):
         _fill(self)  # the service builds and validates the row (ends_on, status)
+
+
+class BankedHoursForm(forms.Form):
+    """How many banked hours go into which month of the term."""
+
+    month_starts_on = forms.TypedChoiceField(
+        label="Month", coerce=date.fromisoformat, empty_value=None
+    )
+    hours = forms.DecimalField(
+        min_value=Decimal("0.25"),
+        max_digits=6,
+        decimal_places=2,
+        help_text="In hours (1.5 = 1 h 30 min).",
+    )
+
+    def __init__(self, contract: TAMContract, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["month_starts_on"].choices = [
+            (
+                bucket.starts_on.isoformat(),
+                f"{rules.period(bucket.starts_on, bucket.ends_on)} "
+                f"({reports.hh_mm(bucket.banked_minutes)} h banked so far)",
+            )
+            for bucket in contract.buckets.order_by("starts_on")
+        ]
+
+    def minutes(self) -> int:
+        return int(self.cleaned_data["hours"] * 60)
 
 
 class ContractChangeForm(forms.ModelForm):
@@ -378,6 +422,9 @@ class TAMContractAdmin(HistoryAdmin):
         "time_zone",
         "renews",
         "rolled_over_minutes",
+        "unused_hours",
+        "banked_minutes",
+        "renewal_refusal",
         "cancelled_on",
         "notice_recorded_by",
         "report",
@@ -391,6 +438,8 @@ class TAMContractAdmin(HistoryAdmin):
                     ("signed_on", "starts_on", "ends_on", "cancelled_on"),
                     ("term_months", "hours_per_month", "time_zone"),
                     ("renews", "rolled_over_minutes"),
+                    ("unused_hours", "banked_minutes"),
+                    "renewal_refusal",
                     ("tam", "backup_tam", "project_manager"),
                     "auto_renew",
                 ]
@@ -444,6 +493,11 @@ class TAMContractAdmin(HistoryAdmin):
                 self.admin_site.admin_view(self.rotate_feed_view),
                 name="tam_tamcontract_rotate_feed",
             ),
+            path(
+                "<int:pk>/banked-hours/",
+                self.admin_site.admin_view(self.banked_hours_view),
+                name="tam_tamcontract_banked_hours",
+            ),
         ]
         return own + super().get_urls()
 
@@ -475,6 +529,60 @@ class TAMContractAdmin(HistoryAdmin):
             "back": back,
         }
         return TemplateResponse(request, "tam/contract_feed_confirm.html", context)
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        context["may_schedule_banked_hours"] = (
+            obj is not None
+            and obj.banked_minutes > 0
+            and obj.status in TAMContract.CURRENT_STATUSES
+            and services.may_schedule_banked_hours(request.user, obj)
+        )
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+    # The contract's TAM only views contracts; the service decides who schedules.
+    @requires("tam.view_tamcontract")
+    def banked_hours_view(self, request, pk: int):
+        """Schedule banked hours of the previous term into a month of this one
+        (through ``services.schedule_banked_hours``)."""
+        contract = get_object_or_404(
+            TAMContract.objects.select_related("organization"), pk=pk
+        )
+        if not services.may_schedule_banked_hours(request.user, contract):
+            raise PermissionDenied
+        back = reverse("admin:tam_tamcontract_change", args=[contract.pk])
+        form = BankedHoursForm(contract, request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                bucket = services.schedule_banked_hours(
+                    contract,
+                    month_starts_on=form.cleaned_data["month_starts_on"],
+                    minutes=form.minutes(),
+                    acting_user=request.user,
+                )
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict") and "minutes" in exc.error_dict:
+                    exc.error_dict["hours"] = exc.error_dict.pop("minutes")
+                _form_errors(form, exc)
+            else:
+                self.message_user(
+                    request,
+                    f"{reports.hh_mm(form.minutes())} h of banked hours scheduled "
+                    f"into the month from {bucket.starts_on:%-d %b %Y}; "
+                    f"{reports.hh_mm(services.unscheduled_minutes(contract))} h "
+                    "left to schedule.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Schedule banked hours",
+            "opts": self.opts,
+            "original": contract,
+            "back": back,
+            "form": form,
+            "unscheduled": services.unscheduled_minutes(contract),
+        }
+        return TemplateResponse(request, "tam/contract_banked_hours.html", context)
 
     @admin.display(description="report")
     def report(self, contract: TAMContract) -> str:

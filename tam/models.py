@@ -110,8 +110,19 @@ class TAMContractQuerySet(models.QuerySet["TAMContract"]):
         return self.filter(status__in=TAMContract.CURRENT_STATUSES)
 
 
+class UnusedHours(models.TextChoices):
+    """What happens to a term's unused hours (TAM seed: "Any unused hours may be
+    rolled into the TAM contract renewal or scheduled for future use")."""
+
+    ROLL_OVER = "roll-over", "Rolled into the renewal"
+    BANK = "bank", "Banked for scheduled use in the next term"
+    LAPSE = "lapse", "Lapse at the end of the term"
+
+
 class TAMContract(models.Model):
     """One term of TAM service for one organisation; a renewal is a new row."""
+
+    UnusedHours = UnusedHours
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
@@ -177,6 +188,23 @@ class TAMContract(models.Model):
     rolled_over_minutes = models.PositiveIntegerField(
         default=0,
         help_text="Unused minutes of the previous term, spread over this one.",
+    )
+    unused_hours = models.CharField(
+        "unused hours at renewal",
+        max_length=10,
+        choices=UnusedHours.choices,
+        default=UnusedHours.ROLL_OVER,
+        help_text="What the contract says happens to hours a term leaves unused.",
+    )
+    banked_minutes = models.PositiveIntegerField(
+        default=0,
+        help_text="Unused minutes of the previous term banked for scheduled use in "
+        "this one (each use is scheduled into a month of this term).",
+    )
+    renewal_refusal = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Why the term was not renewed, when a rule refused the renewal.",
     )
     notice_received_on = models.DateField(
         "termination notice received on", null=True, blank=True
@@ -257,6 +285,10 @@ class TAMContract(models.Model):
                 name="tam_one_active_contract_per_org",
                 violation_error_message=rules.MESSAGES["one-active"],
             ),
+            models.CheckConstraint(
+                condition=Q(unused_hours__in=UnusedHours.values),
+                name="tam_unused_hours_choice",
+            ),
         ]
         indexes = [
             models.Index(
@@ -303,6 +335,10 @@ class HourBucket(models.Model):
     ends_on = models.DateField(help_text="Last day (inclusive).")
     allotted_minutes = models.PositiveIntegerField()
     rollover_minutes = models.PositiveIntegerField(default=0)
+    banked_minutes = models.PositiveIntegerField(
+        default=0,
+        help_text="Banked minutes of the previous term scheduled into this month.",
+    )
 
     history = HistoricalRecords()
 
@@ -324,7 +360,7 @@ class HourBucket(models.Model):
     @property
     def allowance_minutes(self) -> int:
         """Return what this month may use before work becomes best effort."""
-        return self.allotted_minutes + self.rollover_minutes
+        return self.allotted_minutes + self.rollover_minutes + self.banked_minutes
 
 
 class ChangeOrder(models.Model):

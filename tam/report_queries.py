@@ -78,6 +78,7 @@ def _bucket_rows(buckets) -> list[reports.Bucket]:
             ends_on=row["ends_on"],
             allotted=row["allotted_minutes"],
             rollover=row["rollover_minutes"],
+            banked=row["banked_minutes"],
         )
         for row in buckets.values(
             "pk",
@@ -89,6 +90,7 @@ def _bucket_rows(buckets) -> list[reports.Bucket]:
             "ends_on",
             "allotted_minutes",
             "rollover_minutes",
+            "banked_minutes",
         )
     ]
 
@@ -151,6 +153,12 @@ class ContractReport:
         return reports.chart_bars(
             self.lines, label=lambda line: f"{line.starts_on:%b %Y}"
         )
+
+    @property
+    def bank_unscheduled(self) -> int:
+        """Return the banked minutes not yet scheduled into a month of the term."""
+        scheduled = sum(line.figures.banked for line in self.lines)
+        return max(self.contract.banked_minutes - scheduled, 0)
 
 
 def contract_report(contract: TAMContract) -> ContractReport:

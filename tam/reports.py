@@ -29,6 +29,7 @@ __all__ = [
     "hh_mm",
     "hours",
     "lines_from_rows",
+    "own_allowance_and_use",
     "svg_layout",
     "term_totals",
     "unused_of_term",
@@ -55,10 +56,19 @@ class BucketFigures:
     rollover: int = 0
     used: int = 0  # in-scope minutes: billable, drawing down the allowance
     change_order: int = 0  # out-of-scope minutes, billed through change orders
+    banked: int = 0  # the previous term's banked minutes scheduled into this month
 
     @property
     def allowance(self) -> int:
-        return self.allotted + self.rollover
+        return self.allotted + self.rollover + self.banked
+
+    @property
+    def unused(self) -> int:
+        """Minutes of the month's own allowance left unused: what the contract's
+        choice (roll over, bank, lapse) applies to. Banked minutes are used first
+        and are never carried again."""
+        own, used = own_allowance_and_use(self.allowance, self.banked, self.used)
+        return max(own - used, 0)
 
     @property
     def remaining(self) -> int:
@@ -105,6 +115,7 @@ class Bucket:
     ends_on: date
     allotted: int
     rollover: int
+    banked: int = 0
 
 
 def lines_from_rows(
@@ -143,6 +154,7 @@ def lines_from_rows(
             figures=BucketFigures(
                 allotted=b.allotted,
                 rollover=b.rollover,
+                banked=b.banked,
                 used=used.get(b.pk, 0),
                 change_order=change_order.get(b.pk, 0),
             ),
@@ -162,6 +174,12 @@ def unused_of_term(months: Iterable[tuple[int, int]]) -> int:
     return sum(max(allowance - used, 0) for allowance, used in months)
 
 
+def own_allowance_and_use(allowance: int, banked: int, used: int) -> tuple[int, int]:
+    """Return a month's (allowance, used) without its scheduled banked minutes,
+    which work draws on first: 600 allotted + 120 banked, 200 used -> (600, 80)."""
+    return allowance - banked, max(used - banked, 0)
+
+
 @dataclass(frozen=True)
 class TermTotals:
     """A term's totals, for invoicing at renewal or at the end of the contract."""
@@ -170,27 +188,32 @@ class TermTotals:
     allotted: int
     rollover: int
     used: int
+    banked: int
     within_allowance: int
     over: int
     unused: int
     change_order: int
+    remaining: int = 0  # every month's allowance left, banked minutes included
 
 
 def term_totals(figures: Sequence[BucketFigures]) -> TermTotals:
     """Return the totals of a term's months.
 
     Two months of 600 allotted, using 700 and 500: used 1,200, within the
-    allowance 1,100, over 100, unused 100 (rolled into a renewal).
+    allowance 1,100, over 100, unused 100 (rolled into a renewal, banked or lapsed,
+    as the contract says; banked minutes left over lapse and are not counted).
     """
     return TermTotals(
         months=len(figures),
         allotted=sum(f.allotted for f in figures),
         rollover=sum(f.rollover for f in figures),
         used=sum(f.used for f in figures),
+        banked=sum(f.banked for f in figures),
         within_allowance=sum(min(f.used, f.allowance) for f in figures),
         over=sum(f.over for f in figures),
-        unused=sum(f.remaining for f in figures),
+        unused=sum(f.unused for f in figures),
         change_order=sum(f.change_order for f in figures),
+        remaining=sum(f.remaining for f in figures),
     )
 
 
@@ -247,6 +270,7 @@ def csv_header(activities: Sequence[tuple[str, str]]) -> list[str]:
         "TAM",
         "allotted h",
         "rollover h",
+        "banked h",
         "allowance h",
         "used h",
         "remaining h",
@@ -272,6 +296,7 @@ def csv_row(line: ReportLine, activities: Sequence[tuple[str, str]]) -> list[Csv
         line.tam,
         hours(f.allotted),
         hours(f.rollover),
+        hours(f.banked),
         hours(f.allowance),
         hours(f.used),
         hours(f.remaining),

@@ -41,6 +41,8 @@ NAMES = {
     "onsite-international-notice": "On-site meeting notice rule (international)",
     "meeting-in-term": "Meeting date rule",
     "notice-date": "Termination notice rule",
+    "licence": "Licence rule",
+    "banked-hours": "Banked hours rule",
 }
 
 # Static messages, for the database constraints (no values to quote there).
@@ -145,6 +147,24 @@ def check_start(
         "service starts no earlier than two business weeks after the contract is "
         f"signed; signed on {long_date(signed_on)}, the earliest start is "
         f"{long_date(earliest_start)}.",
+        field="starts_on",
+    )
+
+
+def check_licence(
+    *, organization: str, licence_ends_on: date, starts_on: date, renewal: bool
+) -> RuleViolation | None:
+    """Refuse a term (or a renewal) whose start the customer's licence does not
+    cover: TAM service runs inside the licence (Janrain TAM: "during the customer's
+    license term")."""
+    if licence_ends_on >= starts_on:
+        return None
+    what = "a renewal starting" if renewal else "a TAM term starting"
+    return RuleViolation(
+        "licence",
+        f"TAM service runs inside the customer's licence; {organization}'s licence "
+        f"ends on {long_date(licence_ends_on)}, so {what} on {long_date(starts_on)} "
+        "is not covered. Extend the licence first.",
         field="starts_on",
     )
 

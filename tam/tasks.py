@@ -18,3 +18,10 @@ def send_monthly_hours_report() -> dict:
     """E-mail last month's hours report to the Support Managers on the month's first
     business day (or the first run after it), once per manager and month."""
     return services.send_monthly_hours_report()
+
+
+@shared_task(name="tam.warn_licence_endings")
+def warn_licence_endings() -> dict[str, int]:
+    """E-mail the Support Managers 60 days before a TAM renewal the customer's
+    licence does not cover (daily; once per contract and licence end)."""
+    return services.warn_licence_endings()

@@ -165,9 +165,10 @@ def contract_term_csv(request: HttpRequest, pk: int) -> HttpResponse:
             "",
             reports.hours(totals.allotted),
             reports.hours(totals.rollover),
-            reports.hours(totals.allotted + totals.rollover),
+            reports.hours(totals.banked),
+            reports.hours(totals.allotted + totals.rollover + totals.banked),
             reports.hours(totals.used),
-            reports.hours(totals.unused),
+            reports.hours(totals.remaining),
             reports.hours(totals.over),
             reports.hours(totals.change_order),
         ]

@@ -77,6 +77,14 @@ class EscalationAdmin(HistoryAdmin):
     def has_add_permission(self, request):
         return False
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if not escalations.may_de_escalate(request.user):
+            # Offer only what the user may do (the service refuses it anyway);
+            # modelform_factory made this class and its fields dict for this call.
+            form.base_fields.pop("de_escalate", None)
+        return form
+
     def has_delete_permission(self, request, obj=None):
         return False
 

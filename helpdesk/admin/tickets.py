@@ -26,7 +26,6 @@ from django.utils.http import urlencode
 
 from accounts.console import HistoryAdmin, requires
 from accounts.models import User
-from accounts.rules import may_file_tickets
 from helpdesk import (
     clock_display,
     clocks,
@@ -36,6 +35,8 @@ from helpdesk import (
     severity,
     timeline,
 )
+from helpdesk.admin import filing, policy_rules
+from helpdesk.admin.filing import ORGANIZATION_PARAM, TicketCreationForm
 from helpdesk.console import queues, search, urgency
 from helpdesk.console.paginator import ConsolePaginator
 from helpdesk.models import (
@@ -68,56 +69,6 @@ class BulkSeverityForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 80}))
 
 
-class TicketCreationForm(forms.ModelForm):
-    """Filing on a customer's behalf: the same rules as the portal."""
-
-    class Meta:
-        model = Ticket
-        fields = [
-            "organization",
-            "requester",
-            "summary",
-            "severity",
-            "environment",
-            "description",
-            "component",
-            "steps_to_reproduce",
-            "urls",
-            "app_ids",
-            "client_ids",
-            "customer_contact",
-        ]
-
-    def draft(self) -> services.TicketDraft:
-        data = self.cleaned_data
-        skip = ("organization", "requester")
-        return services.TicketDraft(
-            **{k: data.get(k) or "" for k in self.Meta.fields if k not in skip}
-            | {"severity": data.get("severity")}
-        )
-
-    def clean(self):
-        cleaned = super().clean()
-        organization, requester = cleaned.get("organization"), cleaned.get("requester")
-        if organization is None or requester is None or self.errors:
-            return cleaned
-        decision = may_file_tickets(requester, organization, today=timezone.localdate())
-        if not decision:
-            raise ValidationError({"requester": decision.reason})
-        try:
-            services.validate_draft(organization, self.draft())
-        except ValidationError as exc:
-            if not hasattr(exc, "error_dict"):
-                raise
-            raise ValidationError(
-                {
-                    (name if name in self.fields else "__all__"): errors
-                    for name, errors in exc.error_dict.items()
-                }
-            ) from None
-        return cleaned
-
-
 class TicketChangeForm(forms.ModelForm):
     """An agent's edit of a ticket: checked by the services that store it, so an
     edit is refused at its field or stored, never reported saved and dropped."""
@@ -129,8 +80,11 @@ class TicketChangeForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         assignee = cleaned.get("assignee")
-        if "assignee" in self.changed_data and assignee and not assignee.is_staff:
-            self.add_error("assignee", "Only agents can be assigned tickets.")
+        if "assignee" in self.changed_data:
+            try:  # an agent; a Sev1 is never left unassigned
+                services.validate_assignment(self.instance, assignee)
+            except ValidationError as exc:
+                self.add_error("assignee", exc.message_dict["assignee"])
         changes = self.detail_changes()
         if changes:
             try:
@@ -177,7 +131,7 @@ class SeverityChangeInline(admin.TabularInline):
             super()
             .get_queryset(request)
             .select_related(
-                "from_severity", "to_severity", "requested_by", "decided_by"
+                "ticket", "from_severity", "to_severity", "requested_by", "decided_by"
             )
         )
 
@@ -192,10 +146,26 @@ class EscalationInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        # The people it shows, with it: the same queries for one escalation or five.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "ticket",
+                "requested_by",
+                "engineer",
+                "action_plan_confirmed_by",
+                "process_verified_by",
+                "parties_agree_by",
+                "de_escalated_by",
+            )
+        )
+
     @admin.display(description="de-escalation checks")
     def checks(self, escalation: Escalation) -> str:
         if not escalation.is_open:
-            return f"de-escalated {escalation.de_escalated_at:%Y-%m-%d %H:%M}"
+            return f"de-escalated {_instant(escalation.de_escalated_at)}"
         missing = escalations.missing_checks(escalation)
         return "all recorded" if not missing else f"{3 - len(missing)} of 3 recorded"
 
@@ -205,10 +175,19 @@ class EscalationInline(admin.TabularInline):
         return format_html('<a href="{}">assign, record checks, de-escalate</a>', url)
 
 
-# A clock's schedule reads its calendar's hours and holidays: load them with it.
-CLOCKS_WITH_CALENDARS = SLOClock.objects.select_related("calendar").prefetch_related(
-    "calendar__hours", "calendar__holidays"
-)
+# A clock's schedule is its calendar's (BusinessCalendar.schedule), built once per
+# calendar version in each process: the calendar row is all a page loads for it.
+CLOCKS_WITH_CALENDARS = SLOClock.objects.select_related("calendar")
+
+# What the ticket page shows of the ticket's own relations, read with the ticket.
+CHANGE_PAGE_RELATED = [
+    "organization",
+    "plan",
+    "severity",
+    "requester",
+    "filed_by",
+    "assignee",
+]
 
 
 class SLOStateFilter(admin.SimpleListFilter):
@@ -266,6 +245,39 @@ def _instant(at) -> str:
         return "—"
     local = timezone.localtime(at)
     return f"{local.day} {local:%b %Y %H:%M} {local.tzname()}"
+
+
+# The ticket's own instants, read-only on its page: shown by _instant, zone named.
+_INSTANT_FIELDS = (
+    "first_response_due_at",
+    "resolution_due_at",
+    "first_responded_at",
+    "resolved_at",
+    "closed_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _shown_as_instant(name):
+    return f"{name}_shown" if name in _INSTANT_FIELDS else name
+
+
+def _instants_shown(fields: list) -> list:
+    return [
+        tuple(map(_shown_as_instant, item))
+        if isinstance(item, tuple | list)
+        else _shown_as_instant(item)
+        for item in fields
+    ]
+
+
+def _instant_display(name: str):
+    @admin.display(description=Ticket._meta.get_field(name).verbose_name)
+    def shown(model_admin, ticket: Ticket) -> str:
+        return _instant(getattr(ticket, name))
+
+    return shown
 
 
 # Which clock the list shows: a running one (earliest due first), else a breach,
@@ -388,8 +400,10 @@ class SLOClockInline(admin.TabularInline):
         return (
             super()
             .get_queryset(request)
-            .select_related("calendar")
-            .prefetch_related("events", "calendar__hours", "calendar__holidays")
+            # The ticket for each clock's title: already read, but the formset
+            # keeps only its id.
+            .select_related("calendar", "ticket")
+            .prefetch_related("events")
         )
 
     @admin.display(description="state")
@@ -404,11 +418,10 @@ class SLOClockInline(admin.TabularInline):
             "<li>{} {}{}{}</li>",
             (
                 (
-                    f"{e.at:%Y-%m-%d %H:%M %Z}",
+                    _instant(e.at),
                     e.get_kind_display(),
                     f" ({e.threshold}%)" if e.threshold else "",
-                    f": due {e.due_before:%Y-%m-%d %H:%M} → "
-                    f"{e.due_after:%Y-%m-%d %H:%M} UTC"
+                    f": due {_instant(e.due_before)} → {_instant(e.due_after)}"
                     if e.due_before and e.due_after and e.due_before != e.due_after
                     else (f" — {e.note}" if e.note else ""),
                 )
@@ -576,12 +589,20 @@ class TicketAdmin(HistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # tickets are never hard-deleted from the console
 
+    first_response_due_at_shown = _instant_display("first_response_due_at")
+    resolution_due_at_shown = _instant_display("resolution_due_at")
+    first_responded_at_shown = _instant_display("first_responded_at")
+    resolved_at_shown = _instant_display("resolved_at")
+    closed_at_shown = _instant_display("closed_at")
+    created_at_shown = _instant_display("created_at")
+    updated_at_shown = _instant_display("updated_at")
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []  # filing on behalf: the creation form has its own fields
         # Severity changes have their own workflow; the text is the customer's.
         return [
-            *self.readonly_fields,
+            *map(_shown_as_instant, self.readonly_fields),
             "severity",
             "environment",
             "summary",
@@ -593,12 +614,59 @@ class TicketAdmin(HistoryAdmin):
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
-        if obj is None:
-            return [(None, {"fields": TicketCreationForm.Meta.fields})]
-        return super().get_fieldsets(request, obj)
+        if obj is None:  # filing on behalf (helpdesk.admin.filing)
+            fields = [*TicketCreationForm.Meta.fields, "attachments"]
+            return [(None, {"fields": fields})]
+        # Instants in the agent's zone, named (the admin's own shows neither).
+        return [
+            (name, {**options, "fields": _instants_shown(options["fields"])})
+            for name, options in super().get_fieldsets(request, obj)
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Filing on behalf, first step: choose the organisation (a GET form that
+        reloads this page with ``?organization=<id>``)."""
+        organization = filing.chosen_organization(
+            request.POST.get(ORGANIZATION_PARAM)
+            if request.method == "POST"
+            else request.GET.get(ORGANIZATION_PARAM)
+        )
+        if organization is None and request.method != "POST":
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "File a ticket on a customer's behalf",
+                "opts": self.model._meta,
+                "organizations": filing.organizations_to_file_for(),
+                "param": ORGANIZATION_PARAM,
+            }
+            return TemplateResponse(
+                request, "admin/helpdesk/ticket/choose_organization.html", context
+            )
+        extra_context = {**(extra_context or {}), "filing_for": organization}
+        if organization is not None:
+            extra_context["title"] = f"File a ticket for {organization}"
+        return super().add_view(request, form_url, extra_context)
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
+
+    def get_object(self, request, object_id, from_field=None):
+        """The ticket of the change page with the relations it shows, read once per
+        request (change_view reads it for its context, and the admin again)."""
+        cache = request.__dict__.setdefault("_console_tickets", {})
+        key = (object_id, from_field)
+        if key not in cache:
+            queryset = self.get_queryset(request).select_related(*CHANGE_PAGE_RELATED)
+            opts = self.model._meta
+            field = opts.pk if from_field is None else opts.get_field(from_field)
+            try:
+                value = field.to_python(object_id)
+                cache[key] = queryset.get(**{field.name: value})
+            except (self.model.DoesNotExist, ValidationError, ValueError):
+                cache[key] = None
+        return cache[key]
 
     def get_queryset(self, request):
         return (
@@ -778,10 +846,13 @@ class TicketAdmin(HistoryAdmin):
         ticket = self.get_object(request, object_id)
         if ticket is None:  # let the admin say it does not exist
             return super().change_view(request, object_id, form_url, extra_context)
-        allowed = lifecycle.allowed_next(ticket.status)
+        allowed = policy_rules.statuses_offered(
+            ticket, lifecycle.allowed_next(ticket.status)
+        )
         now = timezone.now()
         extra_context = {
             **(extra_context or {}),
+            **policy_rules.ticket_context(ticket, request.user),
             "reply_form": AgentReplyForm(),
             "send_and": [
                 (s, f"Send and set {Ticket.Status(s).label.lower()}")
@@ -791,11 +862,13 @@ class TicketAdmin(HistoryAdmin):
             "timeline": timeline.timeline(ticket),
             "clock_views": [
                 (clock, clock_display.view(clock, now))
-                for clock in CLOCKS_WITH_CALENDARS.filter(ticket=ticket)
+                for clock in ticket.clocks.all()  # prefetched (get_queryset)
             ],
-            "open_escalation": ticket.escalations.filter(
-                de_escalated_at__isnull=True
-            ).first(),
+            "open_escalation": ticket.escalations.select_related(
+                "engineer", "requested_by"
+            )
+            .filter(de_escalated_at__isnull=True)
+            .first(),
             "tam_minutes_left": tam_routing.minutes_left(
                 ticket.organization, timezone.localdate()
             ),
@@ -816,6 +889,11 @@ class TicketAdmin(HistoryAdmin):
                 "<int:pk>/status/",
                 self.admin_site.admin_view(self.status_view),
                 name="helpdesk_ticket_status",
+            ),
+            path(
+                "<int:pk>/workaround/",
+                self.admin_site.admin_view(self.workaround_view),
+                name="helpdesk_ticket_workaround",
             ),
             path(
                 "attachments/<int:pk>/",
@@ -866,6 +944,8 @@ class TicketAdmin(HistoryAdmin):
             done = f" Status: {Ticket.Status(then).label.lower()}." if then else ""
             self.message_user(request, f"{kind} added.{done}", messages.SUCCESS)
         return HttpResponseRedirect(back)
+
+    workaround_view = policy_rules.workaround_view  # Sev1 continuous effort
 
     @requires("helpdesk.change_ticket")
     def status_view(self, request, pk: int):

@@ -22,6 +22,10 @@ Import from ``tam.services``; the rules are grouped by subject:
 - ``routing``: the routing preference (``set_routing``) and ``support_managers``.
 - ``monthly_report``: the monthly hours report (``send_monthly_hours_report``,
   ``previous_month``).
+- ``licence``: TAM service inside the customer's licence (``warn_licence_endings``;
+  the sweep's ``renewal_refusal``).
+- ``banking``: banked hours scheduled into months of the next term
+  (``schedule_banked_hours``, ``may_schedule_banked_hours``).
 - ``_common``: private helpers shared by the modules above.
 """
 
@@ -32,6 +36,11 @@ from tam.routing import (
     tam_due_for,
     tam_for,
     tam_schedule,
+)
+from tam.services.banking import (
+    may_schedule_banked_hours,
+    schedule_banked_hours,
+    unscheduled_minutes,
 )
 from tam.services.changes import change_contract, validate_contract_change
 from tam.services.contracts import (
@@ -49,6 +58,7 @@ from tam.services.hours import (
     record_time_entry,
     validate_time_entry,
 )
+from tam.services.licence import warn_licence_endings
 from tam.services.meetings import (
     cancel_meeting,
     earliest_meeting_day,
@@ -74,12 +84,14 @@ __all__ = [
     "is_agent",
     "may_log_time_for_others",
     "may_rotate_feed_token",
+    "may_schedule_banked_hours",
     "previous_month",
     "record_notice",
     "record_time_entry",
     "renew_due_contracts",
     "request_meeting",
     "rotate_feed_token",
+    "schedule_banked_hours",
     "send_monthly_hours_report",
     "set_routing",
     "should_route_to_tam",
@@ -87,9 +99,11 @@ __all__ = [
     "tam_due_for",
     "tam_for",
     "tam_schedule",
+    "unscheduled_minutes",
     "unused_minutes",
     "validate_contract",
     "validate_contract_change",
     "validate_meeting_request",
     "validate_time_entry",
+    "warn_licence_endings",
 ]

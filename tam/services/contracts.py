@@ -36,6 +36,7 @@ class ContractDraft:
     project_manager: User | None = None
     auto_renew: bool = True
     time_zone: str = ""
+    unused_hours: str = TAMContract.UnusedHours.ROLL_OVER
 
 
 def earliest_start(signed_on: date, tam: User) -> date:
@@ -90,6 +91,18 @@ def validate_contract(organization: Organization, draft: ContractDraft) -> None:
                 f"{draft.project_manager} is not an agent in the Project Manager role.",
                 field="project_manager",
             )
+        )
+    unlicensed = rules.check_licence(
+        organization=str(organization),
+        licence_ends_on=organization.licence_active_until,
+        starts_on=draft.starts_on,
+        renewal=False,
+    )
+    if unlicensed is not None:
+        violations.append(unlicensed)
+    if draft.unused_hours not in TAMContract.UnusedHours.values:
+        violations.append(
+            ValidationError({"unused_hours": f"Unknown choice {draft.unused_hours!r}."})
         )
     if draft.term_months in rules.TERMS_MONTHS:
         late = rules.check_start(
@@ -175,6 +188,7 @@ def create_contract(
         hours_per_month=draft.hours_per_month,
         time_zone=time_zone,
         auto_renew=draft.auto_renew,
+        unused_hours=draft.unused_hours,
         status=Status.ACTIVE if draft.starts_on <= today else Status.SCHEDULED,
     )
     contract.full_clean()
@@ -203,10 +217,18 @@ def _create_buckets(contract: TAMContract, *, acting_user: User | None) -> None:
 
 
 def unused_minutes(contract: TAMContract) -> int:
-    """Return the term's unused allowance: per month, what the month did not use."""
+    """Return the term's unused allowance: per month, what the month did not use.
+
+    Banked hours of the previous term scheduled into a month are used first and
+    never carried again: they were for use within this term.
+    """
     buckets = list(contract.buckets.all())
     totals = report_queries.bucket_totals([b.pk for b in buckets])
     return reports.unused_of_term(
-        (bucket.allowance_minutes, totals[bucket.pk].used if bucket.pk in totals else 0)
+        reports.own_allowance_and_use(
+            bucket.allowance_minutes,
+            bucket.banked_minutes,
+            totals[bucket.pk].used if bucket.pk in totals else 0,
+        )
         for bucket in buckets
     )

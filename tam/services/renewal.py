@@ -15,8 +15,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tam import rules, terms
-from tam.models import Meeting, TAMContract
+from tam.models import Meeting, TAMContract, UnusedHours
 from tam.routing import local_date
+from tam.services import licence
 from tam.services._common import Status
 from tam.services.contracts import _create_buckets, unused_minutes
 from tam.services.meetings import generate_meetings
@@ -32,14 +33,16 @@ def renew_due_contracts(*, now: datetime | None = None) -> dict[str, int]:
 
     Scheduled contracts whose start has come become active; an active contract whose
     term has ended renews (a new term of the same length, starting the day after,
-    with the unused minutes rolled over) unless it has a written notice or does not
-    auto-renew, in which case it ends; a renewed contract ends once its 45-day
-    grace period is over. Idempotent and safe to run late: each step depends on the
-    dates only, a renewal is made at most once per contract (a one-to-one column),
-    and chains of missed renewals are caught up in one run.
+    with the unused minutes rolled over, banked or lapsed as the contract says)
+    unless it has a written notice or does not auto-renew, in which case it ends;
+    a renewal the customer's licence does not cover is refused: the contract ends
+    with the reason and the Support Managers are e-mailed. A renewed contract ends
+    once its 45-day grace period is over. Idempotent and safe to run late: each
+    step depends on the dates only, a renewal is made at most once per contract (a
+    one-to-one column), and chains of missed renewals are caught up in one run.
     """
     now = now or timezone.now()
-    counts = {"activated": 0, "renewed": 0, "ended": 0, "failed": 0}
+    counts = {"activated": 0, "renewed": 0, "ended": 0, "refused": 0, "failed": 0}
     # Every zone's local date is at most 14 h ahead of UTC.
     horizon = (now + timedelta(hours=14)).date()
     due = Q(status=Status.SCHEDULED, starts_on__lte=horizon) | Q(
@@ -79,7 +82,15 @@ def _advance(pk: int, now: datetime) -> tuple[list[str], int | None]:
         _set_status(contract, Status.ACTIVE, "service started")
         done.append("activated")
     if contract.status == Status.ACTIVE and contract.ends_on < today:
-        if contract.auto_renew and contract.notice_received_on is None:
+        refusal = (
+            licence.renewal_refusal(contract)
+            if contract.auto_renew and contract.notice_received_on is None
+            else None
+        )
+        if refusal is not None:
+            licence.refuse_renewal(contract, refusal)
+            done.append("refused")
+        elif contract.auto_renew and contract.notice_received_on is None:
             _set_status(contract, Status.IN_GRACE, "term ended; renewed")
             renewal = _renew(contract, today=today)
             renewal_pk = renewal.pk
@@ -102,6 +113,8 @@ def _set_status(contract: TAMContract, status: str, reason: str) -> None:
 
 def _renew(contract: TAMContract, *, today: date) -> TAMContract:
     starts_on = contract.ends_on + timedelta(days=1)
+    unused = unused_minutes(contract)
+    choice = contract.unused_hours
     renewal = TAMContract(
         organization_id=contract.organization_id,
         tam_id=contract.tam_id,
@@ -116,7 +129,9 @@ def _renew(contract: TAMContract, *, today: date) -> TAMContract:
         auto_renew=True,
         status=Status.ACTIVE if starts_on <= today else Status.SCHEDULED,
         renews=contract,
-        rolled_over_minutes=unused_minutes(contract),
+        unused_hours=choice,
+        rolled_over_minutes=unused if choice == UnusedHours.ROLL_OVER else 0,
+        banked_minutes=unused if choice == UnusedHours.BANK else 0,
     )
     renewal.full_clean(validate_unique=False, validate_constraints=False)
     renewal._change_reason = f"automatic renewal of contract {contract.pk}"

@@ -32,7 +32,7 @@ def test_allowed_types_are_recognised_by_their_content(name, data, content_type)
     ("name", "data"),
     [
         ("invoice.pdf", b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 64),  # a Windows .exe
-        ("logs.zip", b"PK\x03\x04" + b"\x00" * 64),
+        ("logs.rar", b"Rar!\x1a\x07\x00" + b"\x00" * 64),  # .zip and .gz only
         ("notes.txt", b"\x00\x01\x02binary\x00"),
         ("latin1.log", "caf\xe9 cr\xe8me".encode("latin-1") + b"\xff\xfe"),
     ],

@@ -53,7 +53,10 @@ from hypothesis import strategies as st
 
 from accounts.rules import LOGIN_NAME_MAX_LENGTH, login_name
 from helpdesk import escalations, services, severity
+from helpdesk.mail import inbound
+from helpdesk.mail.models import InboundMessage
 from helpdesk.models import SLOClock, Ticket
+from policies import revisions
 from tests.accounts.factories import AgentFactory
 from tests.helpdesk.factories import administrator, file_ticket, png
 from tests.tam.factories import ChangeOrderFactory, contract
@@ -266,6 +269,19 @@ KNOWN_500S = [
         "The same on SQLite only (a 40-digit id does not fit its integers); the "
         "same fix.",
         lambda world: (reverse("admin:tam_timeentry_add"), {"ticket": "9" * 40}),
+        vendor="sqlite",
+    ),
+    Known500(
+        OverflowError,
+        "django/forms/models.py:_check_values",
+        "ModelMultipleChoiceField looks up submitted ids as they are: a 40-digit "
+        "group id does not fit SQLite's integers (the user form's groups). Fix: a "
+        "field that drops ids outside the database's integer range before the query, "
+        "for the user admin's groups and permissions.",
+        lambda world: (
+            _change_url("admin:accounts_user_change"),
+            {"email": "x@example.com", "groups": "9" * 40},
+        ),
         vendor="sqlite",
     ),
 ]
@@ -509,10 +525,69 @@ def _build_world() -> World:
             "tam:contract_ics": {"pk": signed.pk},
             "tam:meeting_ics": {"pk": meeting.pk},
             "tam:log_time": {"ticket_pk": ticket.pk},
+            "admin:tam_tamcontract_banked_hours": {"pk": signed.pk},
+            "admin:helpdesk_macro_fill": {"ticket_pk": ticket.pk},
+            "admin:helpdesk_ticket_workaround": {"pk": ticket.pk},
+            "admin:helpdesk_inboundmessage_original": {
+                "pk": _inbound_reply(ticket, user).pk
+            },
+            **_plan_revision_arguments(ours.organization.support_plan, agent),
+            **_trust_arguments(),
         },
     )
     world.pages_failed, world.forms = crawl(world)
     return world
+
+
+def _inbound_reply(ticket: Ticket, user) -> InboundMessage:
+    """A reply the customer sent by e-mail (helpdesk.mail.inbound), kept with its
+    original."""
+    raw = (
+        f"From: {user.email}\r\nTo: {settings.HELPDESK_SUPPORT_ADDRESS}\r\n"
+        f"Subject: Re: [{ticket.reference}] {ticket.summary}\r\n"
+        "Message-ID: <fuzz-reply@customer.example>\r\n\r\nStill failing.\r\n"
+    ).encode()
+    inbound.process_message(raw)
+    return InboundMessage.objects.get(message_id="<fuzz-reply@customer.example>")
+
+
+def _plan_revision_arguments(plan, agent) -> dict[str, dict | list]:
+    """A draft revision of ``plan`` (policies.revisions) and its URLs' arguments."""
+    revision = revisions.draft_revision(plan, actor=agent)
+    return {
+        "admin:policies_planrevision_schedule": {"object_id": revision.pk},
+        "admin:policies_planrevision_cancel": {"object_id": revision.pk},
+        "admin:policies_plan_as_of": {"plan_id": plan.pk},
+    }
+
+
+def _trust_arguments() -> dict[str, dict]:
+    """The trust site's demo content (helpdesk.trust.demo) and its URLs' arguments."""
+    from helpdesk.trust import demo, subscriptions
+    from helpdesk.trust.models import (
+        Article,
+        Incident,
+        MaintenanceWindow,
+        ReleaseNote,
+        StatusSubscriber,
+    )
+
+    demo.seed()
+    article = Article.objects.published().first()
+    subscriber = StatusSubscriber.objects.first()
+    return {
+        "trust:incident": {"pk": Incident.objects.first().pk},
+        "trust:maintenance": {"pk": MaintenanceWindow.objects.first().pk},
+        "trust:kb_category": {"slug": article.category.slug},
+        "trust:kb_article": {"slug": article.slug},
+        "trust:kb_vote": {"slug": article.slug},
+        "trust:kb_report": {"slug": article.slug},
+        "trust:release": {"pk": ReleaseNote.objects.first().pk},
+        "trust:confirm_subscription": {
+            "token": subscriptions.confirm_token(subscriber)
+        },
+        "trust:unsubscribe": {"token": subscriptions.unsubscribe_token(subscriber)},
+    }
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ PRODUCTION = {
     "DJANGO_ALLOWED_HOSTS": "helpdesk.example.com",
     "DATABASE_URL": "postgres://helpdesk@127.0.0.1:5432/helpdesk",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "HELPDESK_BASE_URL": "https://helpdesk.example.com",
 }
 
 
@@ -85,6 +86,9 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
         ({"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
         ({"DATABASE_CONN_MAX_AGE": "a minute"}, "DATABASE_CONN_MAX_AGE"),
         ({"DJANGO_ENV": "prod"}, "DJANGO_ENV"),
+        ({"HELPDESK_BASE_URL": None}, "HELPDESK_BASE_URL"),
+        ({"INBOUND_MAIL_URL": "pop3://mail.example.com/"}, "INBOUND_MAIL_URL"),
+        ({"INBOUND_MAIL_URL": "imaps://user:pw@:993/INBOX"}, "INBOUND_MAIL_URL"),
     ],
 )
 def test_a_missing_or_malformed_variable_stops_start_up_in_one_line(

@@ -370,7 +370,8 @@ def test_de_escalation_in_the_console_is_refused_until_all_checks(client):
     escalation = escalations.request_escalation(
         ticket, actor=ticket.requester, reason="Slow"
     )
-    client.force_login(AgentFactory(is_superuser=True))
+    # Only escalation engineers and support managers de-escalate (issue 15 §3.3).
+    client.force_login(AgentFactory(role="Escalation Engineer"))
     url = reverse("admin:helpdesk_escalation_change", args=[escalation.pk])
 
     refused = client.post(url, {"action_plan_note": "Plan agreed", "de_escalate": "on"})

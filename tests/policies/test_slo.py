@@ -78,9 +78,10 @@ PACK_TABLE = [
     ),
     # Iron.io Limited: 48 h elapsed, whatever the hour; across the fall-back night.
     ("ironio-limited", None, pt(2026, 10, 30, 12), pt(2026, 11, 1, 11), None),
-    # Iron.io Standard: 24 business hours on Mon-Fri 07-19 = two days; off hours 24 h.
-    ("ironio-standard", None, pt(2026, 3, 6, 10), pt(2026, 3, 10, 10), None),
-    ("ironio-standard", None, pt(2026, 3, 9, 7), pt(2026, 3, 10, 19), None),
+    # Iron.io Standard: 24 h in and out of hours, so wall-clock time (issue 15 §4:
+    # as 24 business hours it inverted, a ticket at 18:59 due after one at 19:01).
+    ("ironio-standard", None, pt(2026, 3, 6, 10), pt(2026, 3, 7, 10), None),
+    ("ironio-standard", None, pt(2026, 3, 9, 7), pt(2026, 3, 10, 7), None),
     ("ironio-standard", None, pt(2026, 3, 6, 20), pt(2026, 3, 7, 20), None),
     ("ironio-standard", None, pt(2026, 3, 6, 19), pt(2026, 3, 7, 19), None),  # at close
     # Iron.io Premium: 1 business hour on 06-21; off hours 6 h.
@@ -131,18 +132,17 @@ def test_off_hours_is_flagged_and_explained(packs):
 
 
 def test_explanation_lists_the_counted_intervals_and_skips_the_weekend(packs):
-    opened_at = pt(2026, 3, 6, 10)
-    due = _due("ironio-standard", None, opened_at)
+    opened_at = mt(2026, 3, 6, 15)
+    due = _due("jumpcloud", 2, opened_at)  # 4 business hours on Mon-Fri 09-17
 
-    [clock] = due.explain(opened_at)
+    clock = due.explain(opened_at)[0]
 
-    assert clock.calendar.slug == "ironio-standard-hours"
-    assert [(s.astimezone(PT), e.astimezone(PT)) for s, e in clock.intervals] == [
-        (pt(2026, 3, 6, 10), pt(2026, 3, 6, 19)),
-        (pt(2026, 3, 9, 7), pt(2026, 3, 9, 19)),
-        (pt(2026, 3, 10, 7), pt(2026, 3, 10, 10)),
+    assert clock.calendar.slug == "jumpcloud-hours"
+    assert [(s.astimezone(MT), e.astimezone(MT)) for s, e in clock.intervals] == [
+        (mt(2026, 3, 6, 15), mt(2026, 3, 6, 17)),
+        (mt(2026, 3, 9, 9), mt(2026, 3, 9, 11)),
     ]
-    assert clock.counted.total_seconds() == 24 * 3600
+    assert clock.counted.total_seconds() == 4 * 3600
 
 
 def test_holidays_are_skipped_and_named_in_the_explanation():

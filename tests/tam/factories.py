@@ -12,6 +12,7 @@ from tests.accounts.factories import AgentFactory, OrganizationFactory
 
 SIGNED_ON = date(2027, 1, 4)  # a Monday
 STARTS_ON = date(2027, 2, 1)
+LICENSED_UNTIL = date(2099, 12, 31)
 
 
 class TAMProfileFactory(DjangoModelFactory[TAMProfile]):
@@ -56,7 +57,10 @@ def draft(**overrides) -> services.ContractDraft:
 
 def contract(organization=None, *, today: date | None = None, **overrides):
     """A signed contract, active on its first day unless ``today`` says otherwise."""
-    organization = organization or OrganizationFactory(time_zone="America/Los_Angeles")
+    # A licence long enough for every renewal a test catches up (TAM runs inside it).
+    organization = organization or OrganizationFactory(
+        time_zone="America/Los_Angeles", licence_active_until=LICENSED_UNTIL
+    )
     contract_draft = draft(**overrides)
     return services.create_contract(
         organization,

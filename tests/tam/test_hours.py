@@ -147,6 +147,8 @@ def test_entries_must_be_a_days_work_inside_the_term(
 
 def test_an_entry_may_reference_a_ticket_of_the_customer_only():
     admin = administrator()
+    admin.organization.licence_active_until = date(2028, 12, 31)  # TAM needs one
+    admin.organization.save(update_fields=["licence_active_until"])
     ours = contract(admin.organization, starts_on=date(2028, 3, 1), auto_renew=False)
     ticket = file_ticket(admin)
     theirs = file_ticket()

@@ -43,7 +43,13 @@ def _log(signed, worked_on: date, minutes: int) -> TimeEntry:
 def test_nothing_happens_before_the_term_ends(signed):
     result = services.renew_due_contracts(now=at(2027, 7, 31))
 
-    assert result == {"activated": 0, "renewed": 0, "ended": 0, "failed": 0}
+    assert result == {
+        "activated": 0,
+        "renewed": 0,
+        "ended": 0,
+        "refused": 0,
+        "failed": 0,
+    }
     assert reload(signed).status == Status.ACTIVE
 
 
@@ -83,7 +89,11 @@ def test_running_again_changes_nothing(signed):
     again = services.renew_due_contracts(now=at(2027, 8, 1))
     later = services.renew_due_contracts(now=at(2027, 8, 2))
 
-    assert again == later == {"activated": 0, "renewed": 0, "ended": 0, "failed": 0}
+    assert (
+        again
+        == later
+        == {"activated": 0, "renewed": 0, "ended": 0, "refused": 0, "failed": 0}
+    )
     assert TAMContract.objects.count() == 2
 
 
@@ -251,7 +261,13 @@ def test_catching_up_after_a_week_without_the_sweep(signed):
     result = services.renew_due_contracts(now=at(2027, 8, 8))
 
     old = reload(signed)
-    assert result == {"activated": 1, "renewed": 1, "ended": 0, "failed": 0}
+    assert result == {
+        "activated": 1,
+        "renewed": 1,
+        "ended": 0,
+        "refused": 0,
+        "failed": 0,
+    }
     assert old.status == Status.IN_GRACE
     assert old.renewal.starts_on == date(2027, 8, 1)  # not the day it ran
     assert old.renewal.status == Status.ACTIVE

@@ -270,7 +270,7 @@ def test_the_term_csv_ends_with_the_totals_for_invoicing(client, world, manager)
 
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert len(rows) == 1 + 6 + 1
-    assert rows[-1][:12] == [
+    assert rows[-1][:13] == [
         "TERM TOTAL",
         str(world["acme"].pk),
         "2027-02-01",
@@ -278,6 +278,7 @@ def test_the_term_csv_ends_with_the_totals_for_invoicing(client, world, manager)
         "",
         "60.00",
         "0.00",
+        "0.00",  # banked
         "60.00",
         "13.00",
         "49.00",

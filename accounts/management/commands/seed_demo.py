@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import Organization, SupportAdministrator, User
+from helpdesk.trust import demo as trust_demo
 from policies.loader import load_policy_packs
 from policies.models import SupportPlan
 
@@ -51,6 +52,61 @@ ORGANIZATIONS = [
         "jumpcloud",
         -30,
         [("ian@initech.example", "Ian Admin")],
+    ),
+]
+
+# Where demo agents work: the console shows each one times in their own zone.
+AGENT_ZONES = {
+    "engineer@example.com": "Europe/London",
+    "escalation@example.com": "America/New_York",
+    "tam@example.com": "America/Los_Angeles",
+    "manager@example.com": "America/Los_Angeles",
+}
+
+# Shared canned replies: (name, text, status to set after sending).
+MACROS = [
+    (
+        "Ask for a HAR file",
+        "Hello {requester_first_name},\n\nThank you for reporting {reference}. To "
+        "find out what the browser sees, could you record a HAR file while the "
+        "problem happens and attach it here?\n\nBest regards,\n{agent_name}",
+        "waiting",
+    ),
+    (
+        "Acknowledge and investigating",
+        "Hello {requester_first_name},\n\nWe are looking into {reference} now and "
+        "will update you by {resolution_due_at} at the latest.\n\n{agent_name}",
+        "",
+    ),
+    (
+        "Fixed: please confirm",
+        "Hello {requester_first_name},\n\nThe fix for {reference} is live. Please "
+        "confirm it works for you; reply here if it does not and the ticket "
+        "reopens.\n\n{agent_name}",
+        "resolved",
+    ),
+]
+
+# Teams new tickets are routed to (helpdesk.routing): (slug, name, kind, members as
+# (e-mail, on call)).
+TEAMS = [
+    (
+        "production-support",
+        "Production support",
+        "production",
+        [("engineer@example.com", True), ("escalation@example.com", False)],
+    ),
+    (
+        "deployment-support",
+        "Deployment support",
+        "deployment",
+        [("engineer@example.com", False), ("pm@example.com", False)],
+    ),
+    (
+        "tam",
+        "Technical account managers",
+        "tam",
+        [("tam@example.com", False), ("tam.backup@example.com", False)],
     ),
 ]
 
@@ -99,6 +155,9 @@ class Command(BaseCommand):
             created += new
             if new:
                 user.groups.add(Group.objects.get(name=role))
+                if email in AGENT_ZONES:
+                    user.time_zone = AGENT_ZONES[email]
+                    user.save(update_fields=["time_zone"])
         today = timezone.localdate()
         for slug, name, tz, plan, licence_days, admins in ORGANIZATIONS:
             org, new = Organization.objects.get_or_create(
@@ -124,8 +183,70 @@ class Command(BaseCommand):
                     user=user, organization=org
                 )
                 created += new_user + new_admin
+        created += self._demo_teams()
         created += self._demo_tickets()
+        created += self._demo_macros()
         created += self._demo_tam_contract(today)
+        created += trust_demo.seed()  # status, knowledge base, release notes
+        created += self._demo_plan_revision()
+        created += self._demo_inbound_mail()
+        return created
+
+    def _demo_inbound_mail(self) -> int:
+        """An e-mail from Initech's administrator, refused for the expired licence
+        and answered (once: the same bytes are processed once), so the console's
+        inbound e-mail list shows what a refusal looks like."""
+        from helpdesk.mail.inbound import DUPLICATE, process_message
+
+        raw = (
+            b"From: Ian Admin <ian@initech.example>\r\n"
+            b"To: " + settings.HELPDESK_SUPPORT_ADDRESS.encode() + b"\r\n"
+            b"Subject: TPS report export times out\r\n"
+            b"Message-ID: <demo-refused-0001@initech.example>\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            b"Exporting the TPS report times out after 30 seconds.\r\n"
+        )
+        return int(process_message(raw).outcome != DUPLICATE)
+
+    def _demo_plan_revision(self) -> int:
+        """A draft revision of the JumpCloud plan (once): nothing is scheduled, so
+        no customer hears of it until an administrator schedules it."""
+        from policies import revisions
+        from policies.models import PlanRevision
+
+        plan = SupportPlan.objects.get(slug="jumpcloud")
+        if PlanRevision.objects.filter(plan=plan).exists():
+            return 0
+        author = User.objects.get(email="admin@example.com")
+        revision = revisions.draft_revision(
+            plan,
+            actor=author,
+            note="Severity 3 tickets answered within 4 business hours instead of 8.",
+        )
+        content = revision.content
+        for target in content["targets"]:
+            if target["severity"] == 3:
+                target["response_minutes"] = 4 * 60
+        revisions.update_draft(revision, content, actor=author)
+        return 1
+
+    def _demo_teams(self) -> int:
+        """The production, deployment and TAM teams with their members (once)."""
+        from accounts.models import Team, TeamMembership
+
+        created = 0
+        for slug, name, kind, members in TEAMS:
+            team, new = Team.objects.get_or_create(
+                kind=kind, defaults={"slug": slug, "name": name}
+            )
+            created += new
+            for email, on_call in members:
+                _, new = TeamMembership.objects.get_or_create(
+                    team=team,
+                    user=User.objects.get(email=email),
+                    defaults={"is_on_call": on_call},
+                )
+                created += new
         return created
 
     def _demo_tam_contract(self, today) -> int:
@@ -184,6 +305,21 @@ class Command(BaseCommand):
         for draft in drafts:
             open_ticket(acme, draft, requester=ada, filed_by=ada)
         return len(drafts)
+
+    def _demo_macros(self) -> int:
+        """The shared canned replies (once), written by the demo superuser."""
+        from helpdesk.macros import save_macro
+        from helpdesk.models import Macro
+
+        author = User.objects.get(email="admin@example.com")
+        created = 0
+        for name, body, then in MACROS:
+            if Macro.objects.filter(name=name, owner__isnull=True).exists():
+                continue
+            macro = Macro(name=name, body=body, then_status=then)
+            save_macro(macro, shared=True, actor=author)
+            created += 1
+        return created
 
     def _user(
         self,

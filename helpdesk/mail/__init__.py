@@ -1,0 +1,1 @@
+"""The e-mail channel: inbound mail in (IMAP, maildir, MTA pipe) and threading."""

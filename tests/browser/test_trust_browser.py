@@ -1,0 +1,57 @@
+"""A Support Administrator types a summary on the new-ticket form, sees a matching
+article and the active incident, opens the article and does not file (a
+deflection): Playwright driving Debian's headless Chromium against the live server,
+on a phone-sized screen."""
+
+import re
+
+import pytest
+
+from helpdesk.models import Ticket
+from helpdesk.trust import deflection
+from helpdesk.trust.models import DeflectionSession
+from tests.accounts.factories import PASSWORD
+from tests.helpdesk.factories import administrator
+from tests.trust.factories import ArticleFactory, ComponentFactory, incident
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_matching_article_and_the_incident_deflect_a_ticket(live_server, phone_page):
+    page = phone_page
+    admin = administrator("janrain-platinum")
+    article = ArticleFactory(
+        title="The login widget times out",
+        summary="Check allowed domains and third-party cookies.",
+        body="## Allowed domains\n\nAdd your site's domain under **Allowed domains**.",
+    )
+    ArticleFactory(title="Rotate a client secret", body="Rotate it in the console.")
+    incident(ComponentFactory(name="Login widget"), title="Slow sign-in on the widget")
+
+    page.goto(f"{live_server.url}/portal/login/")
+    page.fill("#id_username", admin.user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/portal/tickets/$"))
+    page.click("text=New ticket")
+
+    panel = page.locator("#deflection")
+    assert "Slow sign-in on the widget" in panel.inner_text()  # before typing
+    assert not page.locator("#check-answers").is_visible()  # the script runs
+    page.type("#id_summary", "Login widget times out", delay=20)
+    suggestion = panel.locator(".suggested-article a", has_text=article.title)
+    suggestion.wait_for()
+    assert panel.locator(".suggested-article", has_text="Rotate").count() == 0
+    assert "Slow sign-in on the widget" in panel.inner_text()
+
+    suggestion.click()
+    page.wait_for_url(re.compile(rf"/kb/{article.slug}/\?suggested="))
+    assert page.locator("h1").inner_text() == article.title
+    assert page.locator("h2", has_text="Allowed domains").count() == 1
+
+    assert not Ticket.objects.exists()
+    session = DeflectionSession.objects.get(user=admin.user)
+    assert session.viewed_article == article
+    assert session.ticket is None
+    (month,) = deflection.monthly_figures(now=session.started_at)
+    assert (month.visits, month.deflected, month.filed) == (1, 1, 0)
