@@ -188,6 +188,13 @@ class Ticket(models.Model):
                 condition=Q(is_escalated=True),
                 name="tkt_escalated",
             ),
+            models.Index(
+                F("team"),
+                next_due(),
+                F("id").desc(),
+                condition=Q(resolved_at__isnull=True),
+                name="tkt_open_team",
+            ),
             # helpdesk.continuous_effort: Sev1 tickets by the instant the continuous
             # effort began (the managers' page, the attainment report's table).
             models.Index(

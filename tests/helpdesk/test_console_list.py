@@ -7,6 +7,7 @@ Runs on SQLite (FTS5) and, with DATABASE_URL, on PostgreSQL (full-text search).
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import Team, TeamMembership
 from helpdesk import escalations, services
 from helpdesk.admin.tickets import TicketAdmin
 from helpdesk.console import paginator as console_paginator
@@ -63,6 +65,12 @@ def board(agent):
     escalations.request_escalation(
         made["escalated"], actor=made["escalated"].requester, reason="No progress."
     )
+    # "My team's": the agent's team works the ticket in "mine".
+    team = Team.objects.create(
+        slug="production", name="Production support", kind=Team.Kind.PRODUCTION
+    )
+    TeamMembership.objects.create(team=team, user=agent)
+    Ticket.objects.filter(pk=made["mine"].pk).update(team=team)
     services.change_status(made["waiting"], "waiting", actor=agent)
     services.change_status(made["resolved"], "resolved", actor=agent)
     return {key: Ticket.objects.get(pk=t.pk) for key, t in made.items()}
@@ -118,6 +126,27 @@ def test_tickets_without_a_running_clock_come_newest_first(client, agent):
     assert shown(client.get(URL)) == [newer.reference, older.reference]
 
 
+def test_my_teams_view_holds_the_open_tickets_of_the_agents_teams(client, agent):
+    production = Team.objects.create(
+        slug="production", name="Production support", kind=Team.Kind.PRODUCTION
+    )
+    deployment = Team.objects.create(
+        slug="deployment", name="Deployment support", kind=Team.Kind.DEPLOYMENT
+    )
+    TeamMembership.objects.create(team=production, user=agent)
+    ours, theirs, done = jelastic(4), jelastic(4), jelastic(4)
+    Ticket.objects.filter(pk__in=[ours.pk, done.pk]).update(team=production)
+    Ticket.objects.filter(pk=theirs.pk).update(team=deployment)
+    services.change_status(done, "resolved", actor=agent)
+
+    response = client.get(URL, {"view": "team"})
+
+    assert shown(response) == [ours.reference]
+    assert queues.counts(user=agent, now=timezone.now())["team"] == 1
+    page = html.unescape(client.get(URL).content.decode())
+    assert re.search(r'\?view=team"[^>]*>My team\'s <span class="hd-count">1<', page)
+
+
 @pytest.mark.parametrize(
     "view", ["mine", "unassigned", "breached", "due_soon", "escalated", "waiting"]
 )
@@ -151,6 +180,7 @@ def test_the_views_hold_what_their_names_say(board, agent):
         ref[k] for k in ("breached", "due_soon", "mine", "escalated", "waiting")
     }
     assert found["unassigned"] == {ref["unassigned"]}
+    assert found["team"] == {ref["mine"]}
     assert found["breached"] == {ref["breached"]}
     assert found["due_soon"] == {ref["due_soon"]}
     assert found["escalated"] == {ref["escalated"]}

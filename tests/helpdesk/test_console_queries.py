@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from accounts.models import Team, TeamMembership
 from helpdesk import escalations, services
 from helpdesk.admin.tickets import TicketAdmin
 from helpdesk.console import queues
@@ -85,6 +86,12 @@ def board(agent) -> dict[str, Ticket]:
     made["talk"] = file_ticket(admin, customer_contact="Ada")
     for key in ("breached", "due_soon", "mine", "waiting", "resolved", "talk"):
         services.assign_ticket(made[key], agent, actor=agent)
+    # "My team's": the agent's team works the ticket in "mine".
+    team = Team.objects.create(
+        slug="production", name="Production support", kind=Team.Kind.PRODUCTION
+    )
+    TeamMembership.objects.create(team=team, user=agent)
+    Ticket.objects.filter(pk=made["mine"].pk).update(team=team)
     services.change_status(made["waiting"], "waiting", actor=agent)
     services.change_status(made["resolved"], "resolved", actor=agent)
     services.post_reply(made["talk"], author=agent, body="Looking at it now.")
