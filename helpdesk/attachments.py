@@ -83,7 +83,8 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
     if kind is not None:
         if kind.mime not in BINARY_TYPES:
             raise ValidationError(
-                f"{name} is a {kind.extension.upper()} file, which cannot be "
+                f"{name} is {_article(kind.extension)} {kind.extension.upper()} "
+                "file, which cannot be "
                 f"attached. Allowed: {describe_allowed()}.",
                 code="type",
             )
@@ -210,3 +211,8 @@ def _is_text(head: bytes) -> bool:
         # A multi-byte character cut at the sniffing boundary is still text.
         return exc.start >= len(head) - 3 and len(head) == _SNIFF_BYTES
     return True
+
+
+def _article(extension: str) -> str:
+    """ "an" before a letter read with a vowel sound (EXE, MSI, RAR...), else "a"."""
+    return "an" if extension[:1].lower() in "aefhilmnorsx" else "a"

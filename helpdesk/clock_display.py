@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.utils import timezone
+
 from helpdesk import clocks
 from helpdesk.models import SLOClock
 
@@ -26,6 +28,12 @@ def span(delta: timedelta) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
 
 
+def _short(at: datetime) -> str:
+    """ "28 Nov 13:04 GMT": in the zone active for the page, named."""
+    local = timezone.localtime(at)
+    return f"{local:%d %b %H:%M} {local.tzname() or ''}".rstrip()
+
+
 def view(clock: SLOClock, now: datetime) -> ClockView:
     """Return the state and a short text: open time left on the clock's calendar,
     or how long it is overdue."""
@@ -33,10 +41,8 @@ def view(clock: SLOClock, now: datetime) -> ClockView:
         return ClockView("best effort", "best effort", "grey")
     if clock.status == SLOClock.Status.MET:
         if clock.outcome == "breached":
-            return ClockView(
-                "breached", f"met late ({clock.met_at:%d %b %H:%M})", "red"
-            )
-        return ClockView("met", f"met {clock.met_at:%d %b %H:%M}", "green")
+            return ClockView("breached", f"met late ({_short(clock.met_at)})", "red")
+        return ClockView("met", f"met {_short(clock.met_at)}", "green")
     if clock.status == SLOClock.Status.PAUSED:
         return ClockView("paused", "paused", "grey")
     if clock.due_at is None:

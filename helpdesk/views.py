@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import redis
 from django.conf import settings
@@ -618,10 +619,20 @@ def plan_detail(request: HttpRequest) -> HttpResponse:
     shown = None
     if plan is not None and as_of.is_bound and as_of.is_valid():
         day = as_of.cleaned_data["as_of"]
-        content = revisions.snapshot_as_of(
-            plan, revisions.end_of_day(day, request.organization.time_zone)
+        today = timezone.localdate(timezone=ZoneInfo(request.organization.time_zone))
+        content = (
+            None
+            if day > today
+            else revisions.snapshot_as_of(
+                plan, revisions.end_of_day(day, request.organization.time_zone)
+            )
         )
-        if content is None:
+        if day > today:
+            as_of.add_error(
+                "as_of",
+                "Choose today or a day before: upcoming changes are listed above.",
+            )
+        elif content is None:
             as_of.add_error("as_of", f"{plan} did not exist yet on that day.")
         else:
             shown = revisions.describe(content)

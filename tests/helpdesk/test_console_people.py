@@ -20,7 +20,7 @@ from tests.accounts.factories import (
     OrganizationFactory,
     SupportAdministratorFactory,
 )
-from tests.helpdesk.factories import administrator, file_ticket, plan
+from tests.helpdesk.factories import administrator, draft, file_ticket, plan
 
 pytestmark = pytest.mark.django_db
 
@@ -126,6 +126,25 @@ def test_the_portal_shows_every_instant_in_the_organisations_zone(client, filed)
     assert "Mon 30 Nov 22:10 PST" in text  # first response due
     assert "UTC" not in text
     assert "Asia/Tokyo" not in text
+
+
+def test_the_portal_says_who_filed_a_ticket_on_the_customers_behalf(client):
+    admin = administrator(user__full_name="Ada Lovelace")
+    agent = AgentFactory(role=roles.SUPPORT_ENGINEER, full_name="Sam Engineer")
+    ticket = services.open_ticket(
+        admin.organization,
+        draft(summary="Phoned in"),
+        requester=admin.user,
+        filed_by=agent,
+    )
+    client.force_login(admin.user)
+
+    text = client.get(reverse("portal:ticket", args=[ticket.reference])).content
+    own = file_ticket(admin, summary="Filed myself")
+    own_text = client.get(reverse("portal:ticket", args=[own.reference])).content
+
+    assert "Sam Engineer (support) for Ada Lovelace on" in text.decode()
+    assert "<dd>Ada Lovelace on" in own_text.decode()
 
 
 # --- filing on a customer's behalf ----------------------------------------------

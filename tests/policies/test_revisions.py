@@ -529,8 +529,11 @@ def test_my_plan_shows_the_plan_as_it_was_on_a_date(client, scheduled):
         client.force_login(admin.user)
         old = client.get(reverse("portal:plan"), {"as_of": "2027-02-28"})
         bad = client.get(reverse("portal:plan"), {"as_of": "yesterday"})
+        future = client.get(reverse("portal:plan"), {"as_of": "2027-06-01"})
 
     assert 'id="plan-as-of"' in old.content.decode()
+    assert "Choose today or a day before" in future.content.decode()
+    assert 'id="plan-as-of"' not in future.content.decode()
     assert "1 business day" in old.content.decode()
     assert "Enter a valid date." in bad.content.decode()
     assert 'id="plan-as-of"' not in bad.content.decode()
