@@ -6,6 +6,7 @@ on a phone-sized screen."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from helpdesk.models import Ticket
 from helpdesk.trust import deflection
@@ -37,7 +38,7 @@ def test_a_matching_article_and_the_incident_deflect_a_ticket(live_server, phone
 
     panel = page.locator("#deflection")
     assert "Slow sign-in on the widget" in panel.inner_text()  # before typing
-    assert not page.locator("#check-answers").is_visible()  # the script runs
+    expect(page.locator("#check-answers")).to_be_hidden()  # the script runs
     page.type("#id_summary", "Login widget times out", delay=20)
     suggestion = panel.locator(".suggested-article a", has_text=article.title)
     suggestion.wait_for()

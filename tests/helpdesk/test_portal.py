@@ -238,9 +238,11 @@ def test_form_errors_sit_next_to_their_fields_and_nothing_is_created(client):
     assert response.status_code == 200
     assert set(form.errors) >= {"summary", "environment", "description", "attachments"}
     text = response.content.decode()
+    # In the summary at the top, and again at its field.
+    assert text.index("private key") < text.index('id="description-field"')
     assert (
         text.index('id="description-field"')
-        < text.index("private key")
+        < text.index("private key", text.index('id="description-field"'))
         < text.index('id="component-field"')
     )
     assert not Ticket.objects.exists()
@@ -269,6 +271,11 @@ def test_service_errors_map_onto_fields(client):
 
     assert "customer_contact" in response.context["form"].errors
     assert not Ticket.objects.exists()
+    page = response.content.decode()
+    # A summary at the top, linking to the field, and a word about attachments.
+    assert page.index('id="form-errors"') < page.index('name="summary"')
+    assert 'href="#id_customer_contact"' in page
+    assert 'id="reattach"' in page
 
 
 def test_replying_and_reopening_in_the_portal(client, world):
