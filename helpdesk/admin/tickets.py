@@ -383,9 +383,9 @@ class SLOClockInline(admin.TabularInline):
         "state",
         "target_label",
         "calendar",
-        "due_at",
-        "met_at",
-        "breached_at",
+        "due",
+        "met",
+        "breached",
         "is_reclassification_breach",
         "policy_version",
         "event_log",
@@ -405,6 +405,20 @@ class SLOClockInline(admin.TabularInline):
             .select_related("calendar", "ticket")
             .prefetch_related("events")
         )
+
+    # The clock's instants in the agent's zone, named (the model fields would show
+    # them in the console's short date format, with no zone).
+    @admin.display(description="due at")
+    def due(self, clock: SLOClock) -> str:
+        return _instant(clock.due_at)
+
+    @admin.display(description="met at")
+    def met(self, clock: SLOClock) -> str:
+        return _instant(clock.met_at)
+
+    @admin.display(description="breached at")
+    def breached(self, clock: SLOClock) -> str:
+        return _instant(clock.breached_at)
 
     @admin.display(description="state")
     def state(self, clock: SLOClock) -> str:
