@@ -70,12 +70,6 @@ ORG_SESSION_KEY = "portal_organization"
 PAGE_SIZE = 25
 
 
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    """Render the landing page with the ways in: agent console and portal."""
-    return render(request, "home.html")
-
-
 # --- health ------------------------------------------------------------------------
 
 # How long each dependency may take to answer /healthz.
