@@ -3,7 +3,8 @@
 Run from the repository root: `.venv/bin/python bench/write_path.py` (`make
 bench-write`). Each backend runs in a subprocess of this script (Django allows one
 database per process): a fresh SQLite file under var/bench/, and, when DATABASE_URL
-names a PostgreSQL server, a fresh database `helpdesk_bench_write` on it. Each loads
+names a PostgreSQL server, a fresh database `helpdesk_bench_write` on it (or the one
+`--database` names; never a `helpdesk_bench_console*` one). Each loads
 the policy packs and a few organisations, then:
 
 1. In process, times `open_ticket` (per plan: Janrain Platinum Sev3 on 24x5 with
@@ -101,6 +102,8 @@ def run_child(backend: str, args) -> dict | None:
         str(args.workers),
         "--result",
         str(result_path),
+        "--database",
+        args.database,
     ]
     if args.keep:
         command.append("--keep")
@@ -240,30 +243,41 @@ def _count(queries: list[int]) -> str:
 # --- the child: one backend, one database -------------------------------------------
 
 
-def pg_urls() -> tuple[str, str]:
+def bench_database(name: str) -> str:
+    """Return ``name`` if this script may drop and recreate it, else exit: a plain
+    identifier, never a database another benchmark loads."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name) or name.startswith(
+        ("helpdesk_bench_console", "postgres", "template")
+    ):
+        raise SystemExit(f"refusing to drop and recreate database {name!r}")
+    return name
+
+
+def pg_urls(database: str) -> tuple[str, str]:
     """Return (maintenance URL, bench URL) from DATABASE_URL's host and user."""
     parts = urlsplit(os.environ["DATABASE_URL"])
 
     def with_db(name: str) -> str:
         return urlunsplit(("postgres", parts.netloc, f"/{name}", "", ""))
 
-    return with_db("postgres"), with_db(BENCH_DB)
+    return with_db("postgres"), with_db(bench_database(database))
 
 
-def pg_recreate(maintenance_url: str, *, create: bool = True) -> None:
+def pg_recreate(maintenance_url: str, database: str, *, create: bool = True) -> None:
     import psycopg
 
+    database = bench_database(database)
     with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         if create:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+            conn.execute(f"CREATE DATABASE {database}")
 
 
 def sqlite_path() -> Path:
     return ROOT / "var" / "bench" / "write_path.sqlite3"
 
 
-def prepare_database(backend: str) -> None:
+def prepare_database(backend: str, database: str) -> None:
     """Point DATABASE_URL at a fresh database and keep away from real services."""
     if backend == "sqlite":
         path = sqlite_path()
@@ -272,8 +286,8 @@ def prepare_database(backend: str) -> None:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         os.environ["DATABASE_URL"] = f"sqlite:///{path}"
     else:
-        maintenance, bench = pg_urls()
-        pg_recreate(maintenance)
+        maintenance, bench = pg_urls(database)
+        pg_recreate(maintenance, database)
         os.environ["DATABASE_URL"] = bench
     os.environ.pop("REDIS_URL", None)  # embedded broker: nothing touches real Redis
     os.environ["HELPDESK_VAR_DIR"] = tempfile.mkdtemp(prefix="write-bench-")
@@ -868,7 +882,7 @@ class WaitSampler(threading.Thread):
 
 
 def child(args) -> None:
-    prepare_database(args.backend)
+    prepare_database(args.backend, args.database)
     import django
 
     django.setup()
@@ -897,7 +911,7 @@ def child(args) -> None:
     connections.close_all()
     if not args.keep:
         if args.backend == "postgres":
-            pg_recreate(pg_urls()[0], create=False)
+            pg_recreate(pg_urls(args.database)[0], args.database, create=False)
         else:
             sqlite_path().unlink(missing_ok=True)
     Path(args.result).write_text(json.dumps(result))
@@ -912,9 +926,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--database",
+        default=BENCH_DB,
+        help="the PostgreSQL database to drop, create and use (default %(default)s)",
+    )
     parser.add_argument("--backend", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    bench_database(args.database)
     if args.backend:
         child(args)
     else:

@@ -10,6 +10,10 @@ of a new Sev2 until its 75% warning), and an assignee hears of each assignment.
 
 from __future__ import annotations
 
+import copy
+
+from django.db import connection
+
 from accounts.models import Team, User
 from helpdesk.emails import queue_email
 from helpdesk.models import Ticket
@@ -31,7 +35,42 @@ def team_kind(environment: str, *, is_tam_routed: bool) -> str | None:
 def team_for(environment: str, *, is_tam_routed: bool) -> Team | None:
     """Return the team a new ticket goes to, or None when no such team exists yet."""
     kind = team_kind(environment, is_tam_routed=is_tam_routed)
-    return Team.objects.filter(kind=kind).first() if kind else None
+    return _team_of_kind(kind) if kind else None
+
+
+# Team rows read by _team_of_kind -> the Team built from them, in this process.
+_teams: dict[tuple, Team] = {}
+
+
+def _team_of_kind(kind: str) -> Team | None:
+    """Return the team of ``kind`` (the first by name, as ``Team`` orders).
+
+    Filing runs this for every ticket: the row is read each time, in the filing's
+    transaction (a team renamed, added or removed in another process counts at
+    once), by fixed SQL instead of a compiled queryset, and the instance built from
+    a row is reused for the same row; each call gets its own copy."""
+    opts = Team._meta
+    fields = opts.concrete_fields
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(quote(f.column) for f in fields)} "
+            f"FROM {quote(opts.db_table)} WHERE {quote(opts.get_field('kind').column)}"
+            f" = %s ORDER BY {quote(opts.get_field('name').column)} LIMIT 1",
+            [kind],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    row = tuple(row)
+    team = _teams.get(row)
+    if team is None:
+        if len(_teams) >= 64:
+            _teams.clear()
+        team = _teams[row] = Team.from_db(
+            connection.alias, [f.attname for f in fields], row
+        )
+    return copy.copy(team)
 
 
 def team_members(team: Team | None) -> list[User]:

@@ -8,6 +8,7 @@ where the plan has one. Reads the plan's targets (prefetch ``targets`` when loop
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -72,25 +73,143 @@ def target_for(plan: SupportPlan, severity: Severity | None) -> SLOTarget | None
 
 
 def _load_targets(plan: SupportPlan, severity_id: int | None) -> list[SLOTarget]:
-    from django.db.models import OuterRef, Q, Subquery
+    """Return the plan's candidate targets for ``severity_id`` (its own and the
+    plan-wide one), each with its calendars, the plan's business hours and its
+    ``policy_version``: one statement of fixed SQL (no query compilation per ticket).
 
-    from policies.models import SLOTarget
+    The rows are read every time, inside the caller's transaction, so nothing a
+    change committed before is ever missed; the model instances built from them are
+    cached by the rows themselves (the policy version: an edited target, calendar or
+    plan, or a revision made live, reads different rows and builds afresh). Each call
+    gets its own copies of the targets: the calendars are shared and read-only.
+    """
+    from django.db import connection
 
-    history = SLOTarget.history.model.objects.filter(id=OuterRef("pk"))
-    return list(
-        SLOTarget.objects.filter(
-            Q(severity_id=severity_id) | Q(severity__isnull=True), plan_id=plan.pk
+    query = _targets_query(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(query.sql, [plan.pk, severity_id])
+        rows = tuple(tuple(row) for row in cursor.fetchall())
+    built = _built_targets.get(rows)
+    if built is None:
+        built = [query.build(row) for row in rows]
+        if len(_built_targets) >= _BUILT_TARGETS_SIZE:
+            _built_targets.clear()
+        _built_targets[rows] = built
+    return [copy.copy(target) for target in built]
+
+
+# The candidate rows of _load_targets -> the targets built from them, in this process.
+_built_targets: dict[tuple, list[SLOTarget]] = {}
+_BUILT_TARGETS_SIZE = 512
+_TARGET_QUERIES: dict[str, _TargetsQuery] = {}
+
+
+def _targets_query(connection) -> _TargetsQuery:
+    query = _TARGET_QUERIES.get(connection.vendor)
+    if query is None:
+        query = _TARGET_QUERIES[connection.vendor] = _TargetsQuery(connection)
+    return query
+
+
+class _TargetsQuery:
+    """The SQL of ``_load_targets`` for one database vendor, and the conversion of
+    its rows into model instances (Django's own converters, field by field)."""
+
+    def __init__(self, connection) -> None:
+        from policies.models import BusinessCalendar, SLOTarget, SupportPlan
+
+        q = connection.ops.quote_name
+        self.connection = connection
+        self.target_fields = SLOTarget._meta.concrete_fields
+        self.calendar_fields = BusinessCalendar._meta.concrete_fields
+        history = SLOTarget.history.model._meta
+        plan = SupportPlan._meta
+
+        def columns(alias: str, fields) -> list[str]:
+            return [f"{alias}.{q(f.column)}" for f in fields]
+
+        select = [
+            *columns("t", self.target_fields),
+            f"(SELECT h.{q('history_id')} FROM {q(history.db_table)} h "
+            f"WHERE h.{q('id')} = t.{q('id')} ORDER BY h.{q('history_id')} DESC "
+            "LIMIT 1)",
+            f"p.{q(plan.get_field('business_calendar').column)}",
+            *columns("rc", self.calendar_fields),
+            *columns("sc", self.calendar_fields),
+            *columns("bc", self.calendar_fields),
+        ]
+        target = SLOTarget._meta
+        calendar = q(BusinessCalendar._meta.db_table)
+        pk = q("id")
+
+        def column(name: str) -> str:
+            return q(target.get_field(name).column)
+
+        self.sql = (
+            f"SELECT {', '.join(select)} FROM {q(target.db_table)} t "
+            f"INNER JOIN {q(plan.db_table)} p ON p.{pk} = t.{column('plan')} "
+            f"INNER JOIN {calendar} rc ON rc.{pk} = t.{column('response_calendar')} "
+            f"LEFT OUTER JOIN {calendar} sc "
+            f"ON sc.{pk} = t.{column('resolution_calendar')} "
+            f"LEFT OUTER JOIN {calendar} bc "
+            f"ON bc.{pk} = p.{q(plan.get_field('business_calendar').column)} "
+            f"WHERE t.{column('plan')} = %s "
+            f"AND (t.{column('severity')} = %s OR t.{column('severity')} IS NULL)"
         )
-        .select_related(
-            "response_calendar", "resolution_calendar", "plan__business_calendar"
+        self.target_converters = self._converters("t", self.target_fields)
+        self.calendar_converters = self._converters("c", self.calendar_fields)
+
+    def _converters(self, alias: str, fields) -> list[list]:
+        return [
+            [
+                (converter, field.get_col(alias))
+                for converter in (
+                    self.connection.ops.get_db_converters(field.get_col(alias))
+                    + field.get_db_converters(self.connection)
+                )
+            ]
+            for field in fields
+        ]
+
+    def _convert(self, values, converters) -> list:
+        out = []
+        for value, conversions in zip(values, converters, strict=True):
+            for converter, expression in conversions:
+                value = converter(value, expression, self.connection)
+            out.append(value)
+        return out
+
+    def _calendar(self, values) -> BusinessCalendar | None:
+        from policies.models import BusinessCalendar
+
+        if values[0] is None:
+            return None
+        return BusinessCalendar.from_db(
+            self.connection.alias,
+            [f.attname for f in self.calendar_fields],
+            self._convert(values, self.calendar_converters),
         )
-        .annotate(
-            policy_version=Subquery(
-                history.order_by("-history_id").values("history_id")[:1]
-            )
+
+    def build(self, row: tuple) -> SLOTarget:
+        from policies.models import SLOTarget
+
+        n, c = len(self.target_fields), len(self.calendar_fields)
+        target = SLOTarget.from_db(
+            self.connection.alias,
+            [f.attname for f in self.target_fields],
+            self._convert(row[:n], self.target_converters),
         )
-        .order_by()
-    )
+        target.policy_version = row[n]
+        business_calendar_id = row[n + 1]
+        calendars = row[n + 2 :]
+        target.response_calendar = self._calendar(calendars[:c])
+        target.resolution_calendar = self._calendar(calendars[c : 2 * c])
+        # The plan's business hours as of this read (``_business_hours``).
+        target._business_hours = (
+            business_calendar_id,
+            self._calendar(calendars[2 * c :]),
+        )
+        return target
 
 
 def _business_hours(plan: SupportPlan, target: SLOTarget) -> BusinessCalendar | None:
@@ -98,11 +217,9 @@ def _business_hours(plan: SupportPlan, target: SLOTarget) -> BusinessCalendar | 
     with the target (the same plan row) rather than querying for it again."""
     if plan.business_calendar_id is None:
         return None
-    loaded = target.plan if type(target).plan.is_cached(target) else plan
-    if loaded.business_calendar_id == plan.business_calendar_id and type(
-        loaded
-    ).business_calendar.is_cached(loaded):
-        return loaded.business_calendar
+    loaded_id, loaded = getattr(target, "_business_hours", (None, None))
+    if loaded is not None and loaded_id == plan.business_calendar_id:
+        return loaded
     return plan.business_calendar
 
 

@@ -5,7 +5,10 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from accounts.models import Organization
 from helpdesk import services
 from helpdesk.lifecycle import IllegalTransition
 from helpdesk.models import Attachment, Message, OutboundEmail, Ticket
@@ -450,3 +453,47 @@ def test_filing_a_tam_routed_ticket_reads_the_contract_once_per_question(
 
     assert ticket.assignee == contract.tam
     assert ticket.first_response_due_at == datetime(2027, 2, 8, 10, tzinfo=PT)
+
+
+# --- the write path's statements ---------------------------------------------------
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+@pytest.mark.parametrize(
+    ("slug", "level"),
+    [("janrain-platinum", None), ("jelastic", 1), ("ironio-premium", None)],
+)
+def test_filing_a_ticket_sends_eleven_statements(slug, level):
+    """The licence check, the policy (targets with their calendars and version, in
+    one statement), the team, the sweep hold, the reference, the ticket and its
+    history, its opening instant, its clocks and their start events, and the
+    confirmation: nothing else, on any plan, once this process has built the
+    calendars' schedules (bench/write_path.py times it)."""
+    admin = administrator(slug)
+    organization = Organization.objects.select_related(
+        "support_plan__default_severity"
+    ).get(pk=admin.organization.pk)
+    plan = organization.support_plan
+    severity = plan.severities.get(level=level) if level else None
+
+    def file():
+        return services.open_ticket(
+            organization,
+            draft(severity=severity, customer_contact="Ada, +1 555 0100"),
+            requester=admin.user,
+            filed_by=admin.user,
+        )
+
+    file()  # builds this process's schedules
+    with CaptureQueriesContext(connection) as captured:
+        ticket = file()
+
+    statements = [
+        q["sql"]
+        for q in captured.captured_queries
+        if not q["sql"].startswith(TRANSACTION_CONTROL)
+    ]
+    assert len(statements) == 11, "\n".join(statements)
+    assert ticket.clocks.filter(metric="first_response").exists()
+    assert OutboundEmail.objects.filter(ticket=ticket).count() == 1

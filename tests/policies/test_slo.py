@@ -5,8 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from policies import revisions
 from policies.loader import load_policy_packs
-from policies.models import BusinessCalendar, OpeningHours, SupportPlan
+from policies.models import BusinessCalendar, OpeningHours, SLOTarget, SupportPlan
 from policies.slo import due_for
 from tests.policies.factories import (
     BusinessCalendarFactory,
@@ -273,3 +274,85 @@ def test_another_processs_calendar_edit_is_seen_through_the_calendar_version(
     assert fresh == mt(2026, 3, 9, 13)
     with django_assert_num_queries(1):
         assert due_for(plan, level_2, friday_4pm).first_response_due_at == fresh
+
+
+# --- the targets, built once per policy version, never served stale ---------------
+
+
+def test_the_targets_are_built_once_per_version_and_each_call_gets_its_own(
+    packs, django_assert_num_queries
+):
+    plan = SupportPlan.objects.get(slug="janrain-platinum")
+    level_1 = plan.severities.get(level=1)
+    first = due_for(plan, level_1, pt(2026, 3, 6, 10))
+
+    with django_assert_num_queries(1):
+        again = due_for(plan, level_1, pt(2026, 3, 6, 10))
+
+    assert again == first
+    assert again.target is not first.target
+    assert again.target.response_calendar is first.target.response_calendar
+    again.target.response_minutes = 1  # a caller's change stays its own
+    assert due_for(plan, level_1, pt(2026, 3, 6, 10)) == first
+
+
+def test_a_target_edited_by_another_process_is_seen_by_the_next_due_instant(packs):
+    """Another process's edit reaches this one only through the rows (no signal
+    here): the rows are read in every filing's transaction, so the cached targets
+    of the old version are never served."""
+    plan = SupportPlan.objects.get(slug="janrain-platinum")
+    level_1 = plan.severities.get(level=1)
+    before = due_for(plan, level_1, pt(2026, 3, 6, 10))
+    assert before.first_response_due_at == pt(2026, 3, 6, 10, 30)
+
+    SLOTarget.objects.filter(pk=before.target.pk).update(response_minutes=45)
+    after = due_for(plan, level_1, pt(2026, 3, 6, 10))
+
+    assert after.first_response_due_at == pt(2026, 3, 6, 10, 45)
+    assert after.target.response_minutes == 45
+    SLOTarget.objects.filter(pk=before.target.pk).update(response_minutes=30)
+    assert due_for(plan, level_1, pt(2026, 3, 6, 10)) == before
+
+
+def test_a_plan_revision_made_live_is_seen_by_the_next_due_instant(packs):
+    plan = SupportPlan.objects.get(slug="janrain-platinum")
+    level_1 = plan.severities.get(level=1)
+    before = due_for(plan, level_1, pt(2026, 3, 6, 10))
+    content = revisions.snapshot(plan)
+    [sev1] = [t for t in content["targets"] if t["severity"] == 1]
+    sev1["response_minutes"], sev1["resolution_minutes"] = 60, 480
+
+    revisions.write_plan(plan, content)  # what applying a due revision does
+    after = due_for(plan, level_1, pt(2026, 3, 6, 10))
+
+    assert after.first_response_due_at == pt(2026, 3, 6, 11)
+    assert after.resolution_due_at == pt(2026, 3, 6, 18)
+    assert after.target.policy_version > before.target.policy_version
+    assert after.target.policy_version == (
+        after.target.history.order_by("-history_id").first().history_id
+    )
+
+
+def test_a_target_moved_to_another_calendar_or_a_calendar_moved_to_another_zone(
+    packs,
+):
+    """The calendars come with the target rows: a calendar's zone changed without
+    this process's signals (another process's update) still counts at once."""
+    friday_4pm = mt(2026, 3, 6, 16)  # JumpCloud Sev2: 4 business hours, 09-17 MT
+    plan = SupportPlan.objects.get(slug="jumpcloud")
+    level_2 = plan.severities.get(level=2)
+    before = due_for(plan, level_2, friday_4pm)
+    assert before.first_response_due_at == mt(2026, 3, 9, 12)
+    calendar = before.target.response_calendar
+
+    BusinessCalendar.objects.filter(pk=calendar.pk).update(time_zone="America/New_York")
+    # 16:00 MT is 18:00 in New York, after closing: Monday 09:00-13:00 ET.
+    assert due_for(plan, level_2, friday_4pm).first_response_due_at == mt(
+        2026, 3, 9, 11
+    )
+
+    always = BusinessCalendar.objects.get(slug="24x7")
+    SLOTarget.objects.filter(pk=before.target.pk).update(response_calendar=always)
+    assert due_for(plan, level_2, friday_4pm).first_response_due_at == mt(
+        2026, 3, 6, 20
+    )
