@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.utils import timezone
 
+from accounts.autocomplete import AutocompleteKeysChecked
 from accounts.console import HistoryAdmin
 from accounts.models import (
     Organization,
@@ -68,7 +69,7 @@ class UserAdmin(DjangoUserAdmin):
         return ", ".join(group.name for group in user.groups.all())
 
 
-class SupportAdministratorInline(admin.TabularInline):
+class SupportAdministratorInline(AutocompleteKeysChecked, admin.TabularInline):
     model = SupportAdministrator
     extra = 0
     autocomplete_fields = ["user"]
@@ -125,7 +126,7 @@ class SupportAdministratorAdmin(HistoryAdmin):
     autocomplete_fields = ["user", "organization"]
 
 
-class TeamMembershipInline(admin.TabularInline):
+class TeamMembershipInline(AutocompleteKeysChecked, admin.TabularInline):
     model = TeamMembership
     extra = 0
     autocomplete_fields = ["user"]

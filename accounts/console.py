@@ -28,6 +28,8 @@ from django.utils.formats import date_format
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
+from accounts.autocomplete import AutocompleteKeysChecked
+
 ALL_FIELDS = "__all__"
 
 
@@ -85,7 +87,7 @@ def readable(value: Any, choices=None) -> str:
     return str(value)
 
 
-class HistoryAdmin(SimpleHistoryAdmin):
+class HistoryAdmin(AutocompleteKeysChecked, SimpleHistoryAdmin):
     """The admin of a history-tracked model: its history can be read by whoever may
     view the row, and reverted only as a plain edit.
 

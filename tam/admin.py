@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.autocomplete import AutocompleteKeysChecked
 from accounts.console import HistoryAdmin, requires
 from tam import reports, rules, services
 from tam.models import (
@@ -240,7 +241,7 @@ class NewTimeEntryForm(_AgentFieldMixin, forms.ModelForm):
         _fill(self)
 
 
-class NewTimeEntryInline(admin.TabularInline):
+class NewTimeEntryInline(AutocompleteKeysChecked, admin.TabularInline):
     """Log time here: each row goes through ``services.record_time_entry``."""
 
     model = TimeEntry

@@ -251,27 +251,6 @@ def _ticket_form_with_a_bad_clock_id(world: World) -> tuple[str, dict]:
 
 KNOWN_500S = [
     Known500(
-        ValueError,
-        "django/contrib/admin/widgets.py:optgroups",
-        "Django's AutocompleteSelect shows an invalid form again by filtering on "
-        "the submitted value as it is (user=abc). Fix: a subclass whose "
-        "optgroups() drops the values the target's pk refuses, for every "
-        "autocomplete_fields (accounts/admin.py, tam/admin.py, "
-        "helpdesk/admin/tickets.py), e.g. from HistoryAdmin.formfield_for_*.",
-        lambda world: (
-            _change_url("admin:accounts_supportadministrator_change"),
-            {"user": "abc"},
-        ),
-    ),
-    Known500(
-        OverflowError,
-        "django/contrib/admin/widgets.py:optgroups",
-        "The same on SQLite only (a 40-digit id does not fit its integers); the "
-        "same fix.",
-        lambda world: (reverse("admin:tam_timeentry_add"), {"ticket": "9" * 40}),
-        vendor="sqlite",
-    ),
-    Known500(
         OverflowError,
         "django/forms/models.py:_check_values",
         "ModelMultipleChoiceField looks up submitted ids as they are: a 40-digit "
@@ -1032,6 +1011,16 @@ FIXED_500S = {
     ),
     # SLOClockInline.explain reversed the URL of a clock with no pk.
     "ticket form with a bad clock id": _ticket_form_with_a_bad_clock_id,
+    # Django's AutocompleteSelect showed an invalid form again by looking up the
+    # submitted value as it is (accounts.autocomplete drops what is no key).
+    "autocomplete fed no id": lambda world: (
+        _change_url("admin:accounts_supportadministrator_change"),
+        {"user": "abc"},
+    ),
+    "autocomplete fed an id too large for the database": lambda world: (
+        reverse("admin:tam_timeentry_add"),
+        {"ticket": "9" * 40},
+    ),
 }
 
 
