@@ -3,22 +3,31 @@
 - A term that looks like a reference (``HD-000123``, ``hd-123``, ``000123``,
   ``123``) is one equality lookup on the unique reference index; nothing else.
   Put a number in quotes (``"500"``) to look for it in the text instead.
-- Otherwise the tickets whose organisation's name starts with the term (or whose
-  slug is it), or whose summary, description or conversation (public replies,
-  internal notes, events) has all its words.
+- Otherwise, a term that names organisations (a name, or its first whole words,
+  in any case: ``acme`` and ``Acme Health`` name "Acme Health", ``acme hea`` and
+  ``health`` do not; or a slug, exactly) finds their tickets, most urgent first;
+  nothing else. Whole words only, so that a word such as "data" is not taken for
+  "Database Systems Ltd". One query on the organisations (a few
+  thousand rows) finds them first, so the list filters the tickets by their ids:
+  the planner knows from its statistics how many tickets that is, and reads a
+  small customer's tickets by their organisation and sorts them, or walks the
+  urgency order for a large one. Put the term in quotes (``"acme"``) to look for
+  it in the text instead.
+- Otherwise the tickets whose summary, description or conversation (public
+  replies, internal notes, events) has all its words.
   - PostgreSQL: one ``tsvector`` per ticket in ``helpdesk_ticket_search`` (summary
-    weighted A, description B, conversation C, and the organisation's name and
-    slug as verbatim lexemes marked "=", ``'=acme'``), kept by triggers, with a GIN
-    index. The term is ``websearch_to_tsquery`` (all words; ``"a phrase"``, ``or``
-    and ``-word`` work) or a prefix match of all its words on the organisation.
-    Being one condition, the planner reads the GIN index for a rare word and walks
-    the urgency order for a common one, stopping at a page.
-  - SQLite: FTS5 tables over tickets and messages, kept by triggers, and a LIKE on
-    the organisations (a few thousand rows).
+    weighted A, description B, conversation C), kept by triggers, with a GIN index.
+    The term is ``websearch_to_tsquery`` (all words; ``"a phrase"``, ``or`` and
+    ``-word`` work). Being one condition, the planner reads the GIN index for a
+    rare word and walks the urgency order for a common one, stopping at a page.
+    (The documents also hold each organisation's words as lexemes marked "=",
+    from migration 0014; the search no longer reads them: prefix queries on them
+    read every posting of a large customer.)
+  - SQLite: FTS5 tables over tickets and messages, kept by triggers.
   Both live in the database only (the console migration creates them for its own
   vendor); no model, form or history row carries them.
-- Up to ``RANK_LIMIT`` matches are ranked (words in the summary above words in the
-  description, above the conversation and the organisation) and then by urgency.
+- Up to ``RANK_LIMIT`` matches of a word search are ranked (words in the summary
+  above words in the description, above the conversation) and then by urgency.
   Past that, ranking would read every match: the list keeps its urgency order and
   says so (``helpdesk.console.paginator``).
 """
@@ -30,7 +39,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Expression, F, FloatField, QuerySet
+from django.db.models import Expression, F, FloatField, Q, QuerySet
 from django.db.models.expressions import OrderBy, RawSQL
 
 from accounts.models import Organization
@@ -41,6 +50,8 @@ CONFIG = "english"  # the PostgreSQL text search configuration of the migration
 BM25_WEIGHTS = (10.0, 1.0)
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_LENGTH = 200  # of a search term: longer text is cut there
+# Organisations a term may name and still be passed as a list of ids.
+ORGANISATIONS_LISTED = 500
 RANK_LIMIT = 1_000  # matches ranked by relevance; more keep the urgency order
 SEARCH_TABLE = "helpdesk_ticket_search"
 
@@ -75,18 +86,43 @@ def apply(queryset: QuerySet[Ticket], text: str) -> tuple[QuerySet[Ticket], bool
         return queryset, False
     if term.reference is not None:
         return queryset.filter(reference=term.reference), False
+    named = organisations(term.text, using=queryset.db)
+    if named is not None:
+        return queryset.filter(organization__in=named), False
     connection = connections[queryset.db]
     if connection.vendor == "postgresql":
         hits, rank = _postgresql(term.text)
     elif connection.vendor == "sqlite":
         match = fts5_query(term.text)
         if not match:
-            return _organisations_only(queryset, term.text), False
-        hits, rank = _sqlite(match, term.text)
+            return queryset.none(), False
+        hits, rank = _sqlite(match)
     else:  # pragma: no cover - the project runs on PostgreSQL and SQLite only
-        return _organisations_only(queryset, term.text), False
+        return queryset.none(), False
     # An alias, not an annotation: computed only where the order uses it.
     return queryset.filter(pk__in=hits).alias(search_rank=rank), True
+
+
+def organisations(text: str, *, using: str = "default") -> list[int] | QuerySet | None:
+    """Return the ids of the organisations ``text`` names (the name or its first
+    whole words, in any case, or the slug), or None when it names none. One query.
+
+    More than ``ORGANISATIONS_LISTED`` (a term of a letter or two) come back as a
+    subquery rather than a list of ids to put in the tickets' query."""
+    named = (
+        Organization.objects.using(using)
+        .filter(
+            Q(name__iexact=text)
+            | Q(name__istartswith=f"{text} ")
+            | Q(slug=text.lower())
+        )
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    ids = list(named[: ORGANISATIONS_LISTED + 1])
+    if not ids:
+        return None
+    return named if len(ids) > ORGANISATIONS_LISTED else ids
 
 
 def ranked_first(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
@@ -107,20 +143,13 @@ def fts5_query(text: str) -> str:
 
 def _postgresql(text: str) -> tuple[RawSQL, Expression]:
     tsquery = f"websearch_to_tsquery('{CONFIG}', %s)"
-    params = [text]
-    # The organisation's lexemes are its words marked "=" ('=acme'); the term's
-    # words, letters and digits only, quoted, read as their prefixes.
-    words = [w.lower() for w in re.findall(r"[^\W_]+", text)]
-    if words:
-        tsquery = f"({tsquery} || %s::tsquery)"
-        params.append(" & ".join(f"'={word}':*" for word in words))
     hits = RawSQL(
-        f"SELECT ticket_id FROM {SEARCH_TABLE} WHERE document @@ {tsquery}", params
+        f"SELECT ticket_id FROM {SEARCH_TABLE} WHERE document @@ {tsquery}", [text]
     )
     rank = TableFunction(
         f"(SELECT ts_rank(document, {tsquery}) FROM {SEARCH_TABLE}"
         " WHERE ticket_id = {table}.id)",
-        params,
+        [text],
         FloatField(),
     )
     return hits, rank
@@ -129,14 +158,13 @@ def _postgresql(text: str) -> tuple[RawSQL, Expression]:
 # --- SQLite FTS5 ------------------------------------------------------------------
 
 
-def _sqlite(match: str, text: str) -> tuple[RawSQL, Expression]:
+def _sqlite(match: str) -> tuple[RawSQL, Expression]:
     messages = Message._meta.db_table
     hits = RawSQL(
         "SELECT rowid FROM helpdesk_ticket_fts WHERE helpdesk_ticket_fts MATCH %s"
         " UNION SELECT m.ticket_id FROM helpdesk_message_fts f"
-        f" JOIN {messages} m ON m.id = f.rowid WHERE helpdesk_message_fts MATCH %s"
-        f" UNION {_organisation_tickets_sql()}",
-        [match, match, *_organisation_params(text)],
+        f" JOIN {messages} m ON m.id = f.rowid WHERE helpdesk_message_fts MATCH %s",
+        [match, match],
     )
     # bm25() is lower for a better match, and exists only inside an FTS5 query:
     # one rowid lookup per candidate. Not a match there: 0, after every match.
@@ -149,29 +177,6 @@ def _sqlite(match: str, text: str) -> tuple[RawSQL, Expression]:
         FloatField(),
     )
     return hits, rank
-
-
-# --- organisations ----------------------------------------------------------------
-
-
-def _organisation_tickets_sql() -> str:
-    organisations = Organization._meta.db_table
-    return (
-        f"SELECT id FROM {Ticket._meta.db_table} WHERE organization_id IN"
-        f" (SELECT id FROM {organisations} WHERE UPPER(name) LIKE UPPER(%s)"
-        " ESCAPE '\\' OR slug = %s)"
-    )
-
-
-def _organisation_params(text: str) -> list[str]:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return [f"{escaped}%", text.lower()]
-
-
-def _organisations_only(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
-    return queryset.filter(
-        pk__in=RawSQL(_organisation_tickets_sql(), _organisation_params(text))
-    )
 
 
 class TableFunction(Expression):
