@@ -10,12 +10,25 @@ from django.utils import timezone
 from helpdesk import clocks
 from helpdesk.models import SLOClock
 
+# Time left on a calendar that is not 24x7: "1d 0h business time left".
+BUSINESS = "business time left"
+
 
 @dataclass(frozen=True)
 class ClockView:
     state: str  # breached, at risk, on track, paused, met, best effort
     text: str
     colour: str
+    # Time left counts only the calendar's open hours (it is not 24x7).
+    is_business_time: bool = False
+
+    @property
+    def short(self) -> str:
+        """The text for a narrow column: "1d 0h left" (the column marks business
+        time on its own)."""
+        return (
+            self.text.replace(BUSINESS, "left") if self.is_business_time else self.text
+        )
 
 
 def span(delta: timedelta) -> str:
@@ -35,8 +48,9 @@ def _short(at: datetime) -> str:
 
 
 def view(clock: SLOClock, now: datetime) -> ClockView:
-    """Return the state and a short text: open time left on the clock's calendar,
-    or how long it is overdue."""
+    """Return the state and a short text: open time left on the clock's calendar
+    ("5h 00m left" on a 24x7 one, "1d 0h business time left" on one that closes),
+    or how long it is overdue (in wall-clock time: the due instant has passed)."""
     if clock.status == SLOClock.Status.BEST_EFFORT:
         return ClockView("best effort", "best effort", "grey")
     if clock.status == SLOClock.Status.MET:
@@ -49,7 +63,11 @@ def view(clock: SLOClock, now: datetime) -> ClockView:
         return ClockView("paused", "paused", "grey")
     if clock.breached_at is not None or now > clock.due_at:
         return ClockView("breached", f"overdue {span(now - clock.due_at)}", "red")
-    left = clocks.schedule_of(clock.calendar).elapsed(now, clock.due_at)
+    schedule = clocks.schedule_of(clock.calendar)
+    left = schedule.elapsed(now, clock.due_at)
+    # Open time on a calendar that closes is not wall-clock time: say so.
+    business = not schedule.is_always
+    text = f"{span(left)} {BUSINESS}" if business else f"{span(left)} left"
     if left <= clock.target * 0.25:
-        return ClockView("at risk", f"{span(left)} left", "orange")
-    return ClockView("on track", f"{span(left)} left", "green")
+        return ClockView("at risk", text, "orange", business)
+    return ClockView("on track", text, "green", business)

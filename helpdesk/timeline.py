@@ -2,8 +2,10 @@
 notes, events the customer sees (severity, escalation), status and assignment changes
 and SLO clock events, each with who, when and in what role.
 
-A handful of queries whatever the length of the conversation: messages with their
-authors, roles and attachments; the ticket's history; its clocks' events.
+Two queries whatever the length of the conversation: the messages with their
+authors, the authors' roles and their attachments; the ticket's history. The ticket
+(with the files filed with it) and its clocks with their events are read once for the
+whole page (``helpdesk.admin.ticket_page``) and passed in.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
 
-from helpdesk.mail.models import InboundMessage
+from django.db.models import OuterRef
+
+from helpdesk.console import ticket_page
+from helpdesk.console.ticket_page import ClockPage
 from helpdesk.models import Attachment, Message, SLOClock, SLOEvent, Ticket
+from helpdesk.templatetags.instants import instant_text
 
 
 @dataclass(frozen=True)
@@ -33,13 +39,17 @@ class Entry:
         return f"entry entry-{self.kind}"
 
 
-def role_of(user) -> str:
-    """What the author is to the ticket: their agent role(s), or customer."""
+def role_of(user, groups: list[str] | None = None) -> str:
+    """What the author is to the ticket: their agent role(s), or customer.
+
+    ``groups``: their group names when read with them (else they are queried)."""
     if user is None:
         return "system"
     if not user.is_staff:
         return "customer"
-    names = sorted(group.name for group in user.groups.all())
+    if groups is None:
+        groups = [group.name for group in user.groups.all()]
+    names = sorted(groups)
     return ", ".join(names) or ("administrator" if user.is_superuser else "agent")
 
 
@@ -49,9 +59,9 @@ _MESSAGE_LABELS = {
     Message.Visibility.EVENT: "Event shown to the customer",
 }
 
-# Clock events worth a line in the conversation (starts and target changes are in
-# the clocks' own table on the page).
+# Clock events worth a line in the conversation (a start is the filing itself).
 _CLOCK_KINDS = {
+    SLOEvent.Kind.TARGET_CHANGE,
     SLOEvent.Kind.PAUSE,
     SLOEvent.Kind.RESUME,
     SLOEvent.Kind.MET,
@@ -62,37 +72,20 @@ _CLOCK_KINDS = {
 }
 
 
-def timeline(ticket: Ticket) -> list[Entry]:
-    """Every entry of ``ticket``'s story, oldest first."""
-    attachments = _attachments(ticket)
-    entries = [
-        *_messages(ticket, attachments),
-        *_changes(ticket),
-        *_clock_events(ticket),
-    ]
-    return [_filing(ticket, attachments), *sorted(entries, key=lambda e: e.at)]
+def timeline(ticket: Ticket, clocks: list[ClockPage]) -> list[Entry]:
+    """Every entry of ``ticket``'s story, oldest first.
+
+    ``ticket`` is read by ``ticket_page.ticket_queryset`` and ``clocks`` by
+    ``ticket_page.clocks_with_events``."""
+    entries = [*_messages(ticket), *_changes(ticket), *_clock_events(clocks)]
+    return [_filing(ticket), *sorted(entries, key=lambda e: e.at)]
 
 
-def _attachments(ticket: Ticket) -> dict[int | None, list[Attachment]]:
-    """The ticket's attachments by message id (None: filed with the ticket), in one
-    query however many messages carry them."""
-    found: dict[int | None, list[Attachment]] = {}
-    for attachment in Attachment.objects.filter(ticket=ticket):
-        found.setdefault(attachment.message_id, []).append(attachment)
-    return found
-
-
-def _filing(ticket: Ticket, attachments: dict) -> Entry:
+def _filing(ticket: Ticket) -> Entry:
     """The request as filed: its description and the files filed with it."""
     filer = ticket.filed_by
     on_behalf = filer is not None and filer.pk != ticket.requester_id
-    by_email = (
-        InboundMessage.objects.filter(
-            ticket=ticket, outcome=InboundMessage.Outcome.CREATED
-        )
-        .values_list("pk", flat=True)
-        .first()
-    )
+    by_email = ticket.filed_by_email_id
     label = "Filed on behalf of the customer" if on_behalf else "Filed"
     return Entry(
         at=ticket.created_at,
@@ -100,17 +93,24 @@ def _filing(ticket: Ticket, attachments: dict) -> Entry:
         label=f"{label} by e-mail" if by_email else label,
         original_email_id=by_email,
         who=str(filer or ticket.requester),
-        role=role_of(filer or ticket.requester),
+        role=role_of(filer, ticket.filer_groups or [])
+        if filer
+        else role_of(ticket.requester, []),
         body=f"{ticket.summary}\n\n{ticket.description}",
-        attachments=attachments.get(None, []),
+        attachments=ticket_page.attachments(ticket.filed_files),
     )
 
 
-def _messages(ticket: Ticket, attachments: dict) -> list[Entry]:
+def _messages(ticket: Ticket) -> list[Entry]:
     messages = (
         Message.objects.filter(ticket=ticket)
         .select_related("author", "inbound")
-        .prefetch_related("author__groups")
+        .annotate(
+            files=ticket_page.files_of(
+                Attachment.objects.filter(message=OuterRef("pk"))
+            ),
+            author_groups=ticket_page.roles_of("author"),
+        )
     )
     return [
         Entry(
@@ -119,9 +119,9 @@ def _messages(ticket: Ticket, attachments: dict) -> list[Entry]:
             label=_MESSAGE_LABELS[message.visibility]
             + (" by e-mail" if message.is_from_email else ""),
             who=str(message.author),
-            role=role_of(message.author),
+            role=role_of(message.author, message.author_groups or []),
             body=message.body,
-            attachments=attachments.get(message.pk, []),
+            attachments=ticket_page.attachments(message.files),
             original_email_id=getattr(getattr(message, "inbound", None), "pk", None),
         )
         for message in messages
@@ -163,29 +163,30 @@ def _changes(ticket: Ticket) -> list[Entry]:
     return entries
 
 
-def _clock_events(ticket: Ticket) -> list[Entry]:
-    events = (
-        SLOEvent.objects.filter(clock__ticket=ticket, kind__in=_CLOCK_KINDS)
-        .select_related("clock", "actor")
-        .order_by("at", "pk")
-    )
-    metric_names = dict(SLOClock.Metric.choices)
+def _clock_events(clocks: list[ClockPage]) -> list[Entry]:
     entries = []
-    for event in events:
-        what = f"{metric_names.get(event.clock.metric, event.clock.metric)} clock: "
-        what += event.get_kind_display().lower()
-        if event.threshold:
-            what += f" ({event.threshold}% of the target used)"
-        if event.note:
-            what += f" — {event.note}"
-        entries.append(
-            Entry(
-                at=event.at,
-                kind="clock",
-                label="SLO",
-                who=str(event.actor) if event.actor_id else "the system",
-                role="",
-                body=what,
+    for page in clocks:
+        metric = SLOClock.Metric(page.clock.metric).label
+        for event in page.events:
+            if event.kind not in _CLOCK_KINDS:
+                continue
+            what = f"{metric} clock: {event.label}"
+            if event.threshold:
+                what += f" ({event.threshold}%)"
+            if event.kind == SLOEvent.Kind.TARGET_CHANGE and event.due_after:
+                what += f", due {instant_text(event.due_after)}"
+                if event.due_before:
+                    what += f" (was {instant_text(event.due_before)})"
+            if event.note:
+                what += f" — {event.note}"
+            entries.append(
+                Entry(
+                    at=event.at,
+                    kind="clock",
+                    label="SLO",
+                    who=event.actor or "the system",
+                    role="",
+                    body=what,
+                )
             )
-        )
     return entries

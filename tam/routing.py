@@ -16,11 +16,19 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from policies.calendars import cached_schedule
-from tam.models import IN_SCOPE, HourBucket, RoutingPreference, TAMContract, TAMProfile
+from tam.models import (
+    IN_SCOPE,
+    HourBucket,
+    RoutingPreference,
+    TAMContract,
+    TAMProfile,
+    TimeEntry,
+)
 
 if TYPE_CHECKING:
     from accounts.models import Organization, User
@@ -159,12 +167,35 @@ def _hours_remain(contract: TAMContract, on: date) -> bool:
 
 def minutes_left(organization: Organization, on: date) -> int | None:
     """Return the in-scope TAM minutes left in the month covering ``on`` (negative
-    once best effort), or None when no contract covers that day."""
-    contract = contract_on(organization, on)
-    bucket = bucket_on(contract, on) if contract is not None else None
-    if bucket is None:
+    once best effort), or None when no contract covers that day.
+
+    One query (the ticket page shows it): the month's bucket of the contract
+    ``contract_on`` would choose, with its in-scope minutes summed beside it."""
+    contract = (
+        TAMContract.objects.covering(on)
+        .filter(organization=organization)
+        .order_by("-starts_on")
+        .values("pk")[:1]
+    )
+    used = (
+        TimeEntry.objects.filter(bucket=OuterRef("pk"), activity__in=IN_SCOPE)
+        .order_by()
+        .values("bucket")
+        .annotate(total=Sum("minutes"))
+        .values("total")
+    )
+    row = (
+        HourBucket.objects.filter(
+            contract=Subquery(contract), starts_on__lte=on, ends_on__gte=on
+        )
+        .annotate(used=Coalesce(Subquery(used), 0))
+        .values_list("allotted_minutes", "rollover_minutes", "banked_minutes", "used")
+        .first()
+    )
+    if row is None:
         return None
-    return bucket.allowance_minutes - used_minutes(bucket)
+    *allowance, used_total = row
+    return sum(allowance) - used_total
 
 
 def tam_due_for(organization: Organization, opened_at: datetime) -> datetime | None:

@@ -13,13 +13,14 @@ from django import forms
 from django.contrib.admin.widgets import AdminRadioSelect
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from accounts.models import Organization, SupportAdministrator, User
 from accounts.rules import may_file_tickets
-from helpdesk import services
+from helpdesk import attachments, services
 from helpdesk.forms import MultipleFileField
 from helpdesk.models import Ticket
 from policies.models import Severity, SLOTarget, SupportPlan
@@ -47,6 +48,18 @@ def organizations_to_file_for():
         )
         .select_related("support_plan")
         .order_by("name")
+    )
+
+
+def attachments_help() -> str:
+    """What the customer's files may be, as the portal accepts them
+    (``helpdesk.attachments``): the types, the archives logs may come in, the size."""
+    size = attachments.max_bytes()
+    mib = 1024 * 1024
+    limit = f"{size // mib} MB" if size % mib == 0 else filesizeformat(size)
+    return (
+        f"Files the customer sent: {attachments.describe_allowed()}; "
+        f"up to {limit} each."
     )
 
 
@@ -92,10 +105,7 @@ def severity_label(severity: Severity, target: SLOTarget | None) -> str:
 class TicketCreationForm(forms.ModelForm):
     """Filing on a customer's behalf: the same rules as the portal."""
 
-    attachments = MultipleFileField(
-        help_text="Screenshots, PDFs or plain-text logs the customer sent; up to "
-        "10 MB each."
-    )
+    attachments = MultipleFileField()
 
     class Meta:
         model = Ticket
@@ -126,6 +136,7 @@ class TicketCreationForm(forms.ModelForm):
             chosen or self.initial.get(ORGANIZATION_PARAM)
         )
         self.fields["environment"].choices = Ticket.Environment.choices  # no blank
+        self.fields["attachments"].help_text = attachments_help()
         organization_field = self.fields["organization"]
         organization_field.queryset = organizations_to_file_for()
         organization_field.error_messages["required"] = "Choose the organisation first."

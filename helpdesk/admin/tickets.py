@@ -13,6 +13,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ORDER_VAR
+from django.contrib.admin.widgets import AdminTextareaWidget
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
@@ -21,15 +22,15 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from accounts.autocomplete import KeyCheckedAutocomplete
 from accounts.console import HistoryAdmin, requires
 from accounts.models import User
 from helpdesk import (
     clock_display,
     clocks,
-    escalations,
     lifecycle,
     services,
     severity,
@@ -37,12 +38,10 @@ from helpdesk import (
 )
 from helpdesk.admin import filing, policy_rules
 from helpdesk.admin.filing import ORGANIZATION_PARAM, TicketCreationForm
-from helpdesk.console import queues, search, urgency
+from helpdesk.console import queues, search, ticket_page, urgency
 from helpdesk.console.paginator import ConsolePaginator
 from helpdesk.models import (
     Attachment,
-    Escalation,
-    SeverityChange,
     SLOClock,
     Ticket,
 )
@@ -76,6 +75,16 @@ class TicketChangeForm(forms.ModelForm):
     class Meta:
         model = Ticket
         fields = ["assignee", "is_tam_routed", *services.DETAIL_FIELDS]
+        # Short boxes: a few ids or URLs each.
+        widgets = {
+            name: AdminTextareaWidget(attrs={"rows": rows})
+            for name, rows in (
+                ("steps_to_reproduce", 4),
+                ("urls", 2),
+                ("app_ids", 2),
+                ("client_ids", 2),
+            )
+        }
 
     def clean(self):
         cleaned = super().clean()
@@ -94,6 +103,15 @@ class TicketChangeForm(forms.ModelForm):
                     self.add_error(name if name in self.fields else None, errors)
         return cleaned
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        assignee = self.instance.assignee if self.instance.assignee_id else None
+        field = self.fields.get("assignee")
+        widget = getattr(field, "widget", None)
+        widget = getattr(widget, "widget", widget)  # the admin's related wrapper
+        if assignee is not None and isinstance(widget, KnownChoiceAutocomplete):
+            widget.known = {str(assignee.pk): assignee}
+
     def detail_changes(self) -> dict[str, str]:
         return {
             name: self.cleaned_data[name]
@@ -105,89 +123,9 @@ class TicketChangeForm(forms.ModelForm):
         pass  # the services write the row; the form does not touch the instance
 
 
-class SeverityChangeInline(admin.TabularInline):
-    model = SeverityChange
-    fk_name = "ticket"
-    extra = 0
-    can_delete = False
-    fields = [
-        "created_at",
-        "direction",
-        "from_severity",
-        "to_severity",
-        "requested_by",
-        "reason",
-        "state",
-        "decided_by",
-        "decided_at",
-    ]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .select_related(
-                "ticket", "from_severity", "to_severity", "requested_by", "decided_by"
-            )
-        )
-
-
-class EscalationInline(admin.TabularInline):
-    model = Escalation
-    extra = 0
-    can_delete = False
-    fields = ["requested_at", "requested_by", "reason", "engineer", "checks", "manage"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        # The people it shows, with it: the same queries for one escalation or five.
-        return (
-            super()
-            .get_queryset(request)
-            .select_related(
-                "ticket",
-                "requested_by",
-                "engineer",
-                "action_plan_confirmed_by",
-                "process_verified_by",
-                "parties_agree_by",
-                "de_escalated_by",
-            )
-        )
-
-    @admin.display(description="de-escalation checks")
-    def checks(self, escalation: Escalation) -> str:
-        if not escalation.is_open:
-            return f"de-escalated {_instant(escalation.de_escalated_at)}"
-        missing = escalations.missing_checks(escalation)
-        return "all recorded" if not missing else f"{3 - len(missing)} of 3 recorded"
-
-    @admin.display(description="")
-    def manage(self, escalation: Escalation) -> str:
-        url = reverse("admin:helpdesk_escalation_change", args=[escalation.pk])
-        return format_html('<a href="{}">assign, record checks, de-escalate</a>', url)
-
-
 # A clock's schedule is its calendar's (BusinessCalendar.schedule), built once per
 # calendar version in each process: the calendar row is all a page loads for it.
 CLOCKS_WITH_CALENDARS = SLOClock.objects.select_related("calendar")
-
-# What the ticket page shows of the ticket's own relations, read with the ticket.
-CHANGE_PAGE_RELATED = [
-    "organization",
-    "plan",
-    "severity",
-    "requester",
-    "filed_by",
-    "assignee",
-]
 
 
 class SLOStateFilter(admin.SimpleListFilter):
@@ -374,82 +312,25 @@ class SeverityLevelFilter(_IntegerFilter):
         return queryset if value is None else queryset.filter(severity__level=value)
 
 
-class SLOClockInline(admin.TabularInline):
-    model = SLOClock
-    extra = 0
-    can_delete = False
-    fields = [
-        "metric",
-        "state",
-        "target_label",
-        "calendar",
-        "due",
-        "met",
-        "breached",
-        "is_reclassification_breach",
-        "policy_version",
-        "event_log",
-        "explain",
-    ]
-    readonly_fields = fields
+class KnownChoiceAutocomplete(KeyCheckedAutocomplete):
+    """The console's autocomplete select (a submitted value that is no key is
+    dropped, not looked up), which shows its chosen option without querying it
+    again when the form already read it: ``known``, the ticket's assignee, read
+    with the ticket."""
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            # The ticket for each clock's title: already read, but the formset
-            # keeps only its id.
-            .select_related("calendar", "ticket")
-            .prefetch_related("events")
+    def optgroups(self, name, value, attr=None):
+        known = getattr(self, "known", {})  # set on the form's own copy
+        empty = self.choices.field.empty_values
+        wanted = {str(v) for v in value if str(v) not in empty}
+        if not wanted or not wanted <= known.keys():
+            return super().optgroups(name, value, attr)
+        options = (
+            [] if self.is_required else [self.create_option(name, "", "", False, 0)]
         )
-
-    # The clock's instants in the agent's zone, named (the model fields would show
-    # them in the console's short date format, with no zone).
-    @admin.display(description="due at")
-    def due(self, clock: SLOClock) -> str:
-        return _instant(clock.due_at)
-
-    @admin.display(description="met at")
-    def met(self, clock: SLOClock) -> str:
-        return _instant(clock.met_at)
-
-    @admin.display(description="breached at")
-    def breached(self, clock: SLOClock) -> str:
-        return _instant(clock.breached_at)
-
-    @admin.display(description="state")
-    def state(self, clock: SLOClock) -> str:
-        shown = clock_display.view(clock, timezone.now())
-        return format_html('<span style="color:{}">{}</span>', shown.colour, shown.text)
-
-    @admin.display(description="events")
-    def event_log(self, clock: SLOClock) -> str:
-        rows = format_html_join(
-            "",
-            "<li>{} {}{}{}</li>",
-            (
-                (
-                    _instant(e.at),
-                    e.get_kind_display(),
-                    f" ({e.threshold}%)" if e.threshold else "",
-                    f": due {_instant(e.due_before)} → {_instant(e.due_after)}"
-                    if e.due_before and e.due_after and e.due_before != e.due_after
-                    else (f" — {e.note}" if e.note else ""),
-                )
-                for e in clock.events.all()
-            ),
-        )
-        return format_html('<ul style="margin:0">{}</ul>', rows)
-
-    @admin.display(description="explain")
-    def explain(self, clock: SLOClock) -> str:
-        if clock.pk is None:  # a form shown again with an id that is no clock
-            return ""
-        url = reverse("admin:helpdesk_clock_explain", args=[clock.pk])
-        return format_html('<a href="{}">explain this due instant</a>', url)
+        for key in sorted(wanted):
+            label = self.choices.field.label_from_instance(known[key])
+            options.append(self.create_option(name, key, label, wanted, len(options)))
+        return [(None, options, 0)]
 
 
 @admin.register(Ticket)
@@ -488,8 +369,9 @@ class TicketAdmin(HistoryAdmin):
     show_facets = admin.ShowFacets.NEVER  # a count per choice of every filter
     search_fields = ["reference"]  # shows the box; get_search_results does the rest
     search_help_text = (
-        "A reference (HD-000123 or 123), an organisation (name or slug), or words "
-        "in the summary, description and conversation."
+        "A reference (HD-000123 or 123), an organisation (its name, its first "
+        'words or its slug; "quoted" searches the text instead), or words in the '
+        "summary, description and conversation."
     )
     readonly_fields = [
         "reference",
@@ -505,17 +387,18 @@ class TicketAdmin(HistoryAdmin):
         "closed_at",
         "created_at",
         "updated_at",
-        "next_statuses",
     ]
+    # What the side panel and the timeline do not show already (status and its next
+    # steps, organisation, plan, requester, severity and clocks are in the panel;
+    # summary, description, who filed it and the changes with their times are the
+    # timeline): the editable fields, each saved through a service (save_model),
+    # and a few read-only facts.
     fieldsets = [
         (
             None,
             {
                 "fields": [
-                    ("reference", "status", "next_statuses"),
-                    ("organization", "requester", "filed_by"),
-                    "summary",
-                    ("severity", "environment", "plan"),
+                    ("reference", "environment", "created_at"),
                     "assignee",
                     "is_tam_routed",
                 ]
@@ -525,7 +408,6 @@ class TicketAdmin(HistoryAdmin):
             "Details",
             {
                 "fields": [
-                    "description",
                     "component",
                     "steps_to_reproduce",
                     "urls",
@@ -534,22 +416,11 @@ class TicketAdmin(HistoryAdmin):
                 ]
             },
         ),
-        (
-            "SLO",
-            {
-                "fields": [
-                    ("first_response_due_at", "first_responded_at"),
-                    ("resolution_due_at", "resolved_at"),
-                    ("closed_at", "created_at", "updated_at"),
-                ]
-            },
-        ),
     ]
-    inlines = [
-        SLOClockInline,
-        SeverityChangeInline,
-        EscalationInline,
-    ]  # the conversation and its attachments are the timeline (helpdesk.timeline)
+    # No inlines: the conversation, its attachments, severity changes, escalations
+    # and clock events are the timeline (helpdesk.timeline); the clocks and the open
+    # escalation with its checks are in the side panel.
+    inlines = []
     actions = ["change_severity_action"]
 
     @admin.action(
@@ -663,21 +534,21 @@ class TicketAdmin(HistoryAdmin):
             extra_context["title"] = f"File a ticket for {organization}"
         return super().add_view(request, form_url, extra_context)
 
-    def get_inlines(self, request, obj):
-        return self.inlines if obj is not None else []
-
     def get_object(self, request, object_id, from_field=None):
-        """The ticket of the change page with the relations it shows, read once per
-        request (change_view reads it for its context, and the admin again)."""
+        """The ticket of the change page with everything it shows of it, read once
+        per request (change_view reads it for its context, and the admin again)."""
         cache = request.__dict__.setdefault("_console_tickets", {})
         key = (object_id, from_field)
         if key not in cache:
-            queryset = self.get_queryset(request).select_related(*CHANGE_PAGE_RELATED)
+            # Its clocks come with their events (ticket_page.clocks_with_events).
+            queryset = ticket_page.ticket_queryset(
+                self.get_queryset(request).prefetch_related(None)
+            )
             opts = self.model._meta
             field = opts.pk if from_field is None else opts.get_field(from_field)
             try:
                 value = field.to_python(object_id)
-                cache[key] = queryset.get(**{field.name: value})
+                cache[key] = ticket_page.prepare(queryset.get(**{field.name: value}))
             except (self.model.DoesNotExist, ValidationError, ValueError):
                 cache[key] = None
         return cache[key]
@@ -806,11 +677,19 @@ class TicketAdmin(HistoryAdmin):
             f"{SLOClock.Metric(c.metric).label}: {v.text}, due {_instant(c.due_at)}"
             for c, v in shown
         )
+        # The column is narrow: "1d 0h left bh", business hours spelled out on
+        # hover and in the tooltip ("1d 0h business time left").
+        marker = (
+            format_html(' <abbr title="{}">bh</abbr>', "business hours")
+            if view.is_business_time
+            else ""
+        )
         return format_html(
-            '<span title="{}" style="color:{};font-weight:600">{}</span>',
+            '<span title="{}" style="color:{};font-weight:600">{}{}</span>',
             tooltip,
             view.colour,
-            view.text,
+            view.short,
+            marker,
         )
 
     @admin.display(description="opened", ordering="created_at")
@@ -820,15 +699,6 @@ class TicketAdmin(HistoryAdmin):
         if local.year != timezone.localtime().year:
             day += f" {local.year}"
         return format_html('<span title="{}">{}</span>', _instant(local), day)
-
-    @admin.display(description="can become")
-    def next_statuses(self, ticket: Ticket) -> str:
-        return (
-            ", ".join(
-                Ticket.Status(s).label for s in lifecycle.allowed_next(ticket.status)
-            )
-            or "—"
-        )
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -864,6 +734,7 @@ class TicketAdmin(HistoryAdmin):
             ticket, lifecycle.allowed_next(ticket.status)
         )
         now = timezone.now()
+        clock_pages = ticket_page.clocks_with_events(ticket)
         extra_context = {
             **(extra_context or {}),
             **policy_rules.ticket_context(ticket, request.user),
@@ -873,22 +744,23 @@ class TicketAdmin(HistoryAdmin):
                 for s in (Ticket.Status.WAITING_ON_CUSTOMER, Ticket.Status.RESOLVED)
                 if s in allowed
             ],
-            "timeline": timeline.timeline(ticket),
+            "timeline": timeline.timeline(ticket, clock_pages),
             "clock_views": [
-                (clock, clock_display.view(clock, now))
-                for clock in ticket.clocks.all()  # prefetched (get_queryset)
+                (page.clock, clock_display.view(page.clock, now))
+                for page in clock_pages
             ],
-            "open_escalation": ticket.escalations.select_related(
-                "engineer", "requested_by"
-            )
-            .filter(de_escalated_at__isnull=True)
-            .first(),
+            "open_escalation": ticket_page.open_escalation(ticket),
             "tam_minutes_left": tam_routing.minutes_left(
                 ticket.organization, timezone.localdate()
             ),
-            "severity_choices": ticket.plan.severities.exclude(pk=ticket.severity_id),
+            # A resolved or closed ticket's severity no longer changes.
+            "severity_choices": []
+            if ticket.status in lifecycle.ENDS
+            else ticket_page.severities_offered(ticket),
             "current_severity_id": ticket.severity_id,
             "status_choices": [(s, Ticket.Status(s).label) for s in allowed],
+            # The conversation and its panel need the width (the list does too).
+            "is_nav_sidebar_enabled": False,
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -1058,6 +930,10 @@ class TicketAdmin(HistoryAdmin):
         return serve_attachment(item)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "assignee":
+            kwargs["widget"] = KnownChoiceAutocomplete(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
         if db_field.name == "requester":
             kwargs["queryset"] = User.objects.filter(
                 administered__isnull=False

@@ -233,3 +233,22 @@ def test_the_choice_of_agents_lists_agents_only(signed):
 
     assert listed.count(manager) == 1
     assert {signed.tam, signed.backup_tam, manager} == set(listed)
+
+
+def test_minutes_left_counts_in_scope_time_only_in_one_query(
+    signed, django_assert_num_queries
+):
+    on = date(2027, 2, 10)
+    log(signed, 90, on=on)
+    log(signed, 30, on=on, activity=Activity.TRAINING)
+    order = ChangeOrderFactory(contract=signed)
+    log(signed, 45, on=on, activity=Activity.CUSTOMER_CODE, change_order=order)
+    bucket = routing.bucket_on(signed, on)
+
+    # One query: the ticket page shows it beside every TAM customer's ticket.
+    with django_assert_num_queries(1):
+        left = routing.minutes_left(signed.organization, on)
+
+    assert left == bucket.allowance_minutes - routing.used_minutes(bucket)
+    assert left == bucket.allowance_minutes - 120  # change-order work is not drawn
+    assert routing.minutes_left(signed.organization, date(2031, 1, 1)) is None
