@@ -68,6 +68,7 @@ bench-console: install
 ## The new-ticket form's suggestions at 10,000 KB articles on PostgreSQL (DATABASE_URL).
 bench-trust: install
 	$(BIN)/python bench/trust_suggestions.py
+	$(BIN)/python bench/trust_fan_out.py
 
 ## 1,000 inbound e-mails from a private Dovecot (IMAPS) against the maildir (needs root).
 bench-inbound: install

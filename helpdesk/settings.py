@@ -377,6 +377,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.sweep_slo_clocks",
         "schedule": 60.0,
     },
+    # Status updates whose subscriber fan-out hint was lost; idempotent.
+    "trust-fan-out-pending-status-updates": {
+        "task": "trust.fan_out_pending_status_updates",
+        "schedule": 60.0,
+    },
     # Sev1 continuous effort: page the managers once a Sev1 is left unassigned or
     # unanswered for HELPDESK_SEV1_MANAGER_PAGE_MINUTES; idempotent, catches up.
     "page-sev1-managers": {

@@ -352,8 +352,11 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
         request.FILES or None,
         plan=plan,
         offers_tam=tam_routing.offers_tam_choice(organization),
-        # "Check for answers" without JavaScript reloads with ?summary=...
-        initial={"summary": request.GET.get("summary", "")[:200]},
+        # "Check for answers" without JavaScript reloads with ?summary=...&product=
+        initial={
+            "summary": request.GET.get("summary", "")[:200],
+            "product": request.GET.get("product", "")[:20],
+        },
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -13,15 +13,19 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from accounts.console import HistoryAdmin
-from helpdesk.trust import services
+from helpdesk.templatetags.instants import instant_text
+from helpdesk.trust import links, services
 from helpdesk.trust.models import (
     Article,
     Category,
     Component,
     DocumentationReport,
     Incident,
+    IncidentTicketLink,
     IncidentUpdate,
     MaintenanceWindow,
     ReleaseNote,
@@ -32,9 +36,26 @@ from helpdesk.trust.models import (
 @admin.register(Component)
 class ComponentAdmin(HistoryAdmin):
     service_owned_fields = ()
-    list_display = ("name", "group", "position")
+    list_display = ("name", "group", "position", "served")
     list_editable = ("position",)
     search_fields = ("name", "group")
+    # Whose it is: the customers whose plan has one of these entries; none, everyone's.
+    filter_horizontal = ("catalogue_entries",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("catalogue_entries__plan")
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "catalogue_entries":  # names repeat across plans
+            field.queryset = field.queryset.select_related("plan")
+            field.label_from_instance = lambda entry: f"{entry.plan} · {entry.name}"
+        return field
+
+    @admin.display(description="products")
+    def served(self, component: Component) -> str:
+        entries = component.catalogue_entries.all()
+        return ", ".join(f"{e.plan} · {e.name}" for e in entries) or "every customer"
 
 
 class IncidentUpdateInline(admin.TabularInline):
@@ -66,17 +87,41 @@ class IncidentForm(forms.ModelForm):
         "“Resolved” update closes the incident and replies on its linked tickets.",
     )
 
+    # Linked tickets go through services.link_tickets / unlink_tickets (the
+    # permission check and the record of who linked), never as a raw field.
+    link_references = forms.CharField(
+        label="Link tickets",
+        required=False,
+        max_length=2000,
+        widget=forms.TextInput(
+            attrs={"size": 60, "placeholder": "HD-000123, HD-000124"}
+        ),
+        help_text="Ticket references, separated by commas or spaces. Each gets a "
+        "public reply when the incident is resolved.",
+    )
+    unlink = forms.ModelMultipleChoiceField(
+        label="Linked tickets (tick to unlink)",
+        queryset=IncidentTicketLink.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
     class Meta:
         model = Incident
-        fields = (
-            "title",
-            "impact",
-            "components",
-            "started_at",
-            "postmortem",
-            "linked_tickets",
-        )
+        fields = ("title", "impact", "components", "started_at", "postmortem")
         widgets = {"components": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["unlink"].queryset = _links_of(self.instance)
+        self.fields["unlink"].label_from_instance = _link_label
+
+    def clean_link_references(self) -> list:
+        try:
+            return links.tickets_named(self.cleaned_data["link_references"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
 
     def clean(self):
         data = super().clean()
@@ -88,7 +133,28 @@ class IncidentForm(forms.ModelForm):
             )
         if bool(status) != bool(body.strip()):
             raise ValidationError("An update needs both a status and a message.")
+        if data.get("link_references") and self.instance.is_resolved:
+            self.add_error(
+                "link_references",
+                "This incident is resolved: link the tickets to an open incident.",
+            )
         return data
+
+
+def _links_of(incident: Incident):
+    return incident.ticket_links.select_related("ticket", "linked_by").order_by(
+        "ticket__reference"
+    )
+
+
+def _link_label(link: IncidentTicketLink) -> str:
+    by = "—"
+    if link.linked_by is not None:
+        by = link.linked_by.get_full_name() or link.linked_by.email
+    return (
+        f"{link.ticket.reference} · {link.ticket.summary} — linked by {by}, "
+        f"{instant_text(link.linked_at)}"
+    )
 
 
 @admin.register(Incident)
@@ -98,22 +164,51 @@ class IncidentAdmin(HistoryAdmin):
     list_display = ("title", "impact", "status", "started_at", "resolved_at")
     list_filter = ("status", "impact")
     search_fields = ("title",)
-    readonly_fields = ("status", "resolved_at")
-    raw_id_fields = ("linked_tickets",)
+    readonly_fields = ("status", "resolved_at", "linked_ticket_list")
     inlines = [IncidentUpdateInline]
     fieldsets = (
         (None, {"fields": ("title", "impact", "components", "started_at")}),
         ("State", {"fields": ("status", "resolved_at")}),
         ("Post an update", {"fields": ("update_status", "update_body")}),
         ("Resolved incident", {"fields": ("postmortem",)}),
-        ("Tickets", {"fields": ("linked_tickets",)}),
+        ("Linked tickets", {"fields": ("unlink", "link_references")}),
     )
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if not request.user.has_perm("trust.add_incidentupdate"):
-            return [f for f in fieldsets if f[0] != "Post an update"]
-        return fieldsets
+            fieldsets = [f for f in fieldsets if f[0] != "Post an update"]
+        # Only who may link sees the form; others read the links.
+        if not self.has_change_permission(request, obj):
+            tickets = ("linked_ticket_list",)
+        elif obj is None:
+            tickets = ("link_references",)
+        elif obj.is_resolved:
+            tickets = ("linked_ticket_list",)
+        else:
+            tickets = ("unlink", "link_references")
+        return [
+            (name, {**options, "fields": tickets})
+            if name == "Linked tickets"
+            else (name, options)
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="Linked tickets")
+    def linked_ticket_list(self, obj) -> str:
+        rows = [
+            (
+                reverse("admin:helpdesk_ticket_change", args=[link.ticket_id]),
+                _link_label(link),
+            )
+            for link in (_links_of(obj) if obj and obj.pk else [])
+        ]
+        if not rows:
+            return "—"
+        return format_html(
+            '<ul style="margin:0">{}</ul>',
+            format_html_join("", '<li><a href="{}">{}</a></li>', rows),
+        )
 
     def save_model(self, request, obj, form, change) -> None:
         obj._history_user = request.user
@@ -121,6 +216,7 @@ class IncidentAdmin(HistoryAdmin):
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
+        self._save_links(request, form)
         status = form.cleaned_data.get("update_status")
         body = form.cleaned_data.get("update_body")
         if status and body and request.user.has_perm("trust.add_incidentupdate"):
@@ -130,6 +226,35 @@ class IncidentAdmin(HistoryAdmin):
                 )
             except ValidationError as exc:
                 self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+
+    def _save_links(self, request, form) -> None:
+        """Link and unlink through the service, before an update is posted, so a
+        "Resolved" update in the same save replies on the tickets just linked."""
+        incident = form.instance
+        unlinked = [link.ticket for link in form.cleaned_data.get("unlink") or []]
+        if unlinked:
+            count = services.unlink_tickets(
+                incident, unlinked, acting_user=request.user
+            )
+            self.message_user(request, f"{count} ticket(s) unlinked.")
+        tickets = form.cleaned_data.get("link_references") or []
+        if tickets:
+            try:
+                created = services.link_tickets(
+                    incident, tickets, acting_user=request.user
+                )
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"{len(created)} ticket(s) linked"
+                    + (
+                        f"; {len(tickets) - len(created)} already were."
+                        if len(created) < len(tickets)
+                        else "."
+                    ),
+                )
 
 
 @admin.register(MaintenanceWindow)

@@ -14,3 +14,9 @@ class TrustConfig(AppConfig):
 
         if outbound_headers not in emails.HEADER_HOOKS:
             emails.HEADER_HOOKS.append(outbound_headers)
+
+        # The ticket list's "Link to incident…" action (helpdesk.trust.admin_links).
+        from helpdesk.admin.tickets import TicketAdmin
+        from helpdesk.trust import admin_links
+
+        admin_links.register(TicketAdmin)

@@ -14,19 +14,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import (
+    Aggregate,
+    CharField,
+    Count,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import TruncMonth
 
 from helpdesk.trust import search
 from helpdesk.trust.models import (
     Article,
+    Component,
     DeflectionSession,
     Incident,
     MaintenanceWindow,
 )
+from policies.models import CatalogueEntry
 
 SUGGESTIONS = 5
+KNOWN_ISSUES = 5  # incidents, and maintenance windows, shown at most
 MAINTENANCE_AHEAD = timedelta(hours=24)
 
 
@@ -41,6 +53,91 @@ def new_token() -> uuid.UUID:
     return uuid.uuid4()
 
 
+def chosen_entry(value: str | None, organization) -> CatalogueEntry | None:
+    """The catalogue entry the form has chosen (the "product" field), if it is one
+    of the organisation's plan; anything else counts as no choice."""
+    try:
+        pk = int(value or "")
+    except ValueError:
+        return None
+    return CatalogueEntry.objects.filter(
+        pk=pk, plan_id=organization.support_plan_id
+    ).first()
+
+
+def concerned_components(
+    organization, entry: CatalogueEntry | None = None
+) -> QuerySet[Component]:
+    """The components that concern a customer: those mapped to a catalogue entry of
+    their organisation's plan (to ``entry`` only, when the form has one chosen),
+    and the platform-wide ones, mapped to none."""
+    platform_wide = Q(catalogue_entries__isnull=True)
+    if entry is not None:
+        theirs = Q(catalogue_entries=entry)
+    else:
+        theirs = Q(catalogue_entries__plan_id=organization.support_plan_id)
+    return Component.objects.filter(platform_wide | theirs).values("pk")
+
+
+def _concerning(queryset: QuerySet, components: QuerySet[Component]) -> QuerySet:
+    """The incidents or maintenance windows of ``queryset`` on one of
+    ``components``, or on none at all (then they are about everything)."""
+    through = queryset.model.components.through
+    link = through._meta.get_field(queryset.model._meta.model_name).attname
+    on_any = through.objects.filter(**{link: OuterRef("pk")})
+    return queryset.filter(
+        Exists(on_any.filter(component__in=components)) | ~Exists(on_any)
+    )
+
+
+class _Names(Aggregate):
+    """The names aggregated into one comma-separated text, for a subquery."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(%(expressions)s, ', ' ORDER BY %(expressions)s)"
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(
+            compiler,
+            connection,
+            function="GROUP_CONCAT",
+            template="%(function)s(%(expressions)s, ', ')",
+            **extra,
+        )
+
+
+def _with_component_names(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
+    """Annotate ``component_names`` in the same query (no prefetch: the form asks
+    at every pause in typing, and each query is a round trip)."""
+    names = (
+        Incident.components.through.objects.filter(incident=OuterRef("pk"))
+        .values("incident")
+        .annotate(names=_Names("component__name"))
+        .values("names")
+    )
+    return incidents.annotate(component_names=Subquery(names))
+
+
+def known_issues(
+    organization, *, entry: CatalogueEntry | None = None, now: datetime
+) -> tuple[list[Incident], list[MaintenanceWindow]]:
+    """The open incidents (with their ``component_names``), and the maintenance in
+    progress or starting within ``MAINTENANCE_AHEAD``, on the components that
+    concern the customer: two queries."""
+    components = concerned_components(organization, entry)
+    incidents = _with_component_names(
+        _concerning(Incident.objects.open(), components)
+    ).order_by("-started_at", "-pk")
+    windows = _concerning(
+        MaintenanceWindow.objects.scheduled().filter(
+            starts_at__lte=now + MAINTENANCE_AHEAD, ends_at__gt=now
+        ),
+        components,
+    ).order_by("starts_at", "pk")
+    return list(incidents[:KNOWN_ISSUES]), list(windows[:KNOWN_ISSUES])
+
+
 @dataclass
 class Suggestions:
     token: uuid.UUID
@@ -48,37 +145,38 @@ class Suggestions:
     articles: Sequence[Article]
     incidents: Sequence[Incident]
     maintenance: Sequence[MaintenanceWindow]
+    entry: CatalogueEntry | None = None
 
 
 def suggestions(
-    summary: str, *, token: uuid.UUID, user, organization, now: datetime
+    summary: str,
+    *,
+    token: uuid.UUID,
+    user,
+    organization,
+    now: datetime,
+    entry: CatalogueEntry | None = None,
 ) -> Suggestions:
-    """Return what the form shows for ``summary`` and record the articles shown."""
+    """Return what the form shows for ``summary`` (and the product ``entry`` chosen,
+    if any) and record the articles shown."""
     summary = search.clean(summary)
     articles = search.suggest(summary, limit=SUGGESTIONS) if summary else []
     if articles:
         show(token, articles, user=user, organization=organization, now=now)
+    incidents, maintenance = known_issues(organization, entry=entry, now=now)
     return Suggestions(
         token=token,
         summary=summary,
         articles=articles,
-        incidents=list(
-            Incident.objects.open()
-            .prefetch_related("components")
-            .order_by("-started_at")[:5]
-        ),
-        maintenance=list(
-            MaintenanceWindow.objects.scheduled()
-            .filter(starts_at__lte=now + MAINTENANCE_AHEAD, ends_at__gt=now)
-            .prefetch_related("components")
-            .order_by("starts_at")[:5]
-        ),
+        incidents=incidents,
+        maintenance=maintenance,
+        entry=entry,
     )
 
 
 def _session(token: uuid.UUID, *, user, organization, now: datetime):
     """The visit's record, created at its first suggestion; None if the token is
-    someone else's."""
+    someone else's (another user's, or theirs in another organisation)."""
     session = DeflectionSession.objects.filter(token=token).first()
     if session is None:
         try:
@@ -88,15 +186,33 @@ def _session(token: uuid.UUID, *, user, organization, now: datetime):
                 )
         except IntegrityError:  # created meanwhile by a parallel request
             session = DeflectionSession.objects.get(token=token)
-    return session if session.user_id == user.pk else None
+    mine = session.user_id == user.pk and session.organization_id == organization.pk
+    return session if mine else None
 
 
 def show(
     token: uuid.UUID, articles: Sequence[Article], *, user, organization, now
 ) -> None:
+    """Record that the visit ``token`` was shown ``articles``: two statements (the
+    visit, then one insert that skips those already recorded), as the form asks at
+    every pause in typing."""
     session = _session(token, user=user, organization=organization, now=now)
-    if session is not None and session.ticket_id is None:
-        session.shown_articles.add(*articles)
+    if session is None or session.ticket_id is not None:
+        return
+    shown = DeflectionSession.shown_articles.through
+    table = shown._meta
+    connection = connections[router.db_for_write(shown)]
+    quote = connection.ops.quote_name
+    columns = [
+        table.get_field(name).column for name in ("deflectionsession", "article")
+    ]
+    rows = ", ".join(["(%s, %s)"] * len(articles))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(table.db_table)} ({', '.join(map(quote, columns))})"
+            f" VALUES {rows} ON CONFLICT DO NOTHING",
+            [value for article in articles for value in (session.pk, article.pk)],
+        )
 
 
 def mark_viewed(token_value: str | None, article: Article, *, user, now) -> bool:

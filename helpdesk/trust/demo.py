@@ -21,6 +21,7 @@ from helpdesk.trust.models import (
     ReleaseNote,
     StatusSubscriber,
 )
+from policies.models import CatalogueEntry
 
 COMPONENTS = [
     ("Identity", "Login widget", "The hosted sign-in and registration widget."),
@@ -30,7 +31,28 @@ COMPONENTS = [
     ("Platform", "Admin console", "Where you configure applications and clients."),
     ("Platform", "Capture API", "Profile storage and entity queries."),
     ("Platform", "Webhooks", "Event delivery to your endpoints."),
+    ("Hosting", "Application runtimes", "Java, PHP, Node.js, Python, Ruby and .NET."),
+    ("Hosting", "Managed databases", "MySQL / MariaDB, PostgreSQL and MS SQL nodes."),
+    ("Hosting", "Hosting dashboard", "Environments, billing and the dashboard."),
 ]
+
+# Whose components they are (issue 14 §4): the catalogue entries of the demo plans
+# (policies/packs) each serves, as (plan slug, entry name). Only Jelastic's pack has
+# a catalogue, so the hosting components are its customers' (Globex); the others are
+# mapped to nothing: platform-wide, shown to every customer.
+CATALOGUE = {
+    "Application runtimes": [
+        ("jelastic", name)
+        for name in (".Net", "Java", "PHP", "Node.js", "Python", "Ruby")
+    ]
+    + [("jelastic", "Docker containers")],
+    "Managed databases": [
+        ("jelastic", name) for name in ("MS-SQL", "MySQL / MariaDB", "PostgreSQL")
+    ],
+    "Hosting dashboard": [
+        ("jelastic", "Platform (dashboard, environments, billing)"),
+    ],
+}
 
 CATEGORIES = [
     ("getting-started", "Getting started", "Set up an application and its clients."),
@@ -267,6 +289,7 @@ def seed(now: datetime | None = None) -> int:
         )
         components[name] = component
         created += new
+    _map_to_catalogue(components)
     categories = {}
     for position, (slug, name, description) in enumerate(CATEGORIES):
         category, new = Category.objects.get_or_create(
@@ -340,6 +363,25 @@ def seed(now: datetime | None = None) -> int:
     return created
 
 
+def _map_to_catalogue(components: dict[str, Component]) -> None:
+    """Map each demo component to its plans' entries, once: a mapping an agent has
+    changed since is left alone, and entries of packs not loaded are skipped."""
+    wanted = {spec for specs in CATALOGUE.values() for spec in specs}
+    entries = {
+        (entry.plan.slug, entry.name): entry
+        for entry in CatalogueEntry.objects.select_related("plan").filter(
+            plan__slug__in={plan for plan, _ in wanted}
+        )
+    }
+    for name, specs in CATALOGUE.items():
+        component = components[name]
+        if component.catalogue_entries.exists():
+            continue
+        component.catalogue_entries.set(
+            [entries[spec] for spec in specs if spec in entries]
+        )
+
+
 def _incidents(now: datetime, components: dict, author) -> int:
     """Timelines are written as rows here (demo history, no e-mail or replies)."""
     created = 0
@@ -362,6 +404,7 @@ def _incidents(now: datetime, components: dict, author) -> int:
                     body="Some registrations fail with a 503. We are investigating.",
                     posted_at=started,
                     author=author,
+                    subscribers_notified_at=now,  # demo history: no e-mail
                 ),
                 IncidentUpdate(
                     incident=incident,
@@ -370,8 +413,32 @@ def _incidents(now: datetime, components: dict, author) -> int:
                     "is moving to healthy nodes.",
                     posted_at=started + timedelta(minutes=40),
                     author=author,
+                    subscribers_notified_at=now,
                 ),
             ]
+        )
+        created += 1
+    if not Incident.objects.filter(
+        title="Slow start of new MySQL and PostgreSQL nodes"
+    ).exists():
+        # On a hosting component: Jelastic's customers see it on the new-ticket
+        # form, Janrain's do not (issue 14 §4).
+        started = now - timedelta(minutes=50)
+        incident = Incident.objects.create(
+            title="Slow start of new MySQL and PostgreSQL nodes",
+            impact=Incident.Impact.MINOR,
+            status=Incident.Status.INVESTIGATING,
+            started_at=started,
+        )
+        incident.components.set([components["Managed databases"]])
+        IncidentUpdate.objects.create(
+            incident=incident,
+            status=Incident.Status.INVESTIGATING,
+            body="New database nodes take up to 10 minutes to start; running nodes "
+            "are not affected. We are investigating.",
+            posted_at=started,
+            author=author,
+            subscribers_notified_at=now,
         )
         created += 1
     if not Incident.objects.filter(title="Slow sign-in on the login widget").exists():
@@ -413,6 +480,7 @@ alert fires when sign-in latency passes 2 seconds for five minutes.""",
                     body=body,
                     posted_at=started + timedelta(minutes=minutes),
                     author=author,
+                    subscribers_notified_at=now,
                 )
                 for status, minutes, body in steps
             ]

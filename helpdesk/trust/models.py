@@ -46,6 +46,16 @@ class Component(models.Model):
     )
     description = models.CharField(max_length=250, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
+    # Whose component it is (issue 14 §4): the customers whose plan's catalogue has
+    # one of these entries. Mapped to none, it is platform-wide and concerns
+    # everyone (helpdesk.trust.deflection).
+    catalogue_entries = models.ManyToManyField(
+        "policies.CatalogueEntry",
+        blank=True,
+        related_name="status_components",
+        help_text="The products of the plans' catalogues this component serves; "
+        "none: platform-wide, shown to every customer.",
+    )
 
     history = HistoricalRecords()
 
@@ -90,6 +100,7 @@ class Incident(models.Model):
     )
     linked_tickets = models.ManyToManyField(
         "helpdesk.Ticket",
+        through="IncidentTicketLink",
         blank=True,
         related_name="incidents",
         help_text="Tickets filed about this incident: each gets a public reply when "
@@ -140,12 +151,56 @@ class IncidentUpdate(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
+    # Set once every confirmed subscriber's e-mail about this update is in the
+    # outbox (helpdesk.trust.subscriptions.fan_out); the minutely sweep fans out the
+    # updates still without it.
+    subscribers_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-posted_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["posted_at"],
+                condition=Q(subscribers_notified_at__isnull=True),
+                name="trust_update_unnotified",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_status_display()} · {self.incident}"
+
+
+class IncidentTicketLink(models.Model):
+    """A ticket linked to an incident: who linked it and when. Written only by
+    ``helpdesk.trust.services.link_tickets`` and ``unlink_tickets``; the history
+    keeps the unlinks (who, when) too."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="ticket_links"
+    )
+    ticket = models.ForeignKey(
+        "helpdesk.Ticket", on_delete=models.CASCADE, related_name="incident_links"
+    )
+    linked_at = models.DateTimeField(default=timezone.now)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        # The table and its unique pair are those of the plain many-to-many field
+        # this model replaced (migration 0003): the rows were kept as they were.
+        db_table = "trust_incident_linked_tickets"
+        unique_together = [("incident", "ticket")]
+        ordering = ["linked_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.ticket.reference} linked to {self.incident}"
 
 
 class MaintenanceWindowQuerySet(models.QuerySet["MaintenanceWindow"]):
@@ -258,8 +313,14 @@ class Article(models.Model):
     # (migration 0001) and indexed with GIN. Always empty on SQLite, which searches
     # its FTS5 table instead.
     search_document = SearchVectorField(null=True, editable=False)
+    # PostgreSQL: the title alone, kept by the same trigger (migration 0002) and
+    # GIN-indexed, so that the new-ticket form's suggestions find the articles whose
+    # title matches through an index and rank only those (helpdesk.trust.search).
+    search_title = SearchVectorField(null=True, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["updated_at", "search_document"])
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", "search_document", "search_title"]
+    )
     objects = ArticleQuerySet.as_manager()
 
     class Meta:
@@ -268,6 +329,7 @@ class Article(models.Model):
             # PostgreSQL only (migration 0001 adds it there). SQLite searches an
             # FTS5 table.
             GinIndex(fields=["search_document"], name="trust_article_search"),
+            GinIndex(fields=["search_title"], name="trust_article_title_search"),
             models.Index(fields=["category", "status"], name="trust_article_cat"),
         ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,8 +25,12 @@ from helpdesk.trust.models import (
     Component,
     DocumentationReport,
     Incident,
+    IncidentTicketLink,
     IncidentUpdate,
 )
+
+if TYPE_CHECKING:
+    from helpdesk.models import Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -135,22 +140,74 @@ def _reply_to_linked_tickets(incident: Incident, *, acting_user: User) -> int:
 
 
 @transaction.atomic
-def link_tickets(incident: Incident, tickets: Iterable, *, acting_user: User) -> None:
-    """Link tickets to the incident (agents who may change incidents)."""
+def link_tickets(
+    incident: Incident, tickets: Iterable[Ticket], *, acting_user: User
+) -> list[IncidentTicketLink]:
+    """Link ``tickets`` to the open ``incident``, recording who and when; return the
+    new links. A ticket already linked keeps its link (and its first linker).
+
+    Agents who may change incidents only. A resolved incident takes no links: its
+    replies on linked tickets have gone out, and a new one would never get one.
+    """
     _require(acting_user, "trust.change_incident")
-    incident.linked_tickets.add(*tickets)
+    # The incident's lock orders a link and a "resolved" update: a ticket linked
+    # first gets the reply; one linked after is refused.
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if incident.is_resolved:
+        raise ValidationError(
+            f"“{incident}” is resolved: link the tickets to an open incident."
+        )
+    wanted = {ticket.pk: ticket for ticket in tickets}
+    linked = set(
+        incident.ticket_links.filter(ticket_id__in=wanted).values_list(
+            "ticket_id", flat=True
+        )
+    )
+    now = timezone.now()
+    created = []
+    for pk in sorted(wanted.keys() - linked):
+        link = IncidentTicketLink(
+            incident=incident, ticket=wanted[pk], linked_at=now, linked_by=acting_user
+        )
+        link._history_user = acting_user
+        link.save()  # one by one: each link gets its history row (who, when)
+        created.append(link)
+    return created
+
+
+@transaction.atomic
+def unlink_tickets(
+    incident: Incident, tickets: Iterable[Ticket], *, acting_user: User
+) -> int:
+    """Unlink ``tickets`` from ``incident``; return how many were linked. The
+    history keeps who unlinked each and when."""
+    _require(acting_user, "trust.change_incident")
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    links = list(
+        incident.ticket_links.filter(ticket_id__in=[t.pk for t in tickets]).order_by(
+            "pk"
+        )
+    )
+    for link in links:
+        link._history_user = acting_user
+        link.delete()
+    return len(links)
 
 
 # --- knowledge base ---------------------------------------------------------------
 
 
-def reader_key(request) -> str:
-    """Who votes: the user, or (anonymous) a digest of their session."""
+def reader_key(request, *, create: bool = True) -> str | None:
+    """Who votes: the user, or (anonymous) a digest of their session. With
+    ``create=False`` (reading a page) an anonymous reader without a session is
+    nobody yet (None): reading an article starts no session."""
     import hashlib
 
     if request.user.is_authenticated:
         return f"user:{request.user.pk}"
     if not request.session.session_key:
+        if not create:
+            return None
         request.session.save()
     digest = hashlib.sha256(request.session.session_key.encode()).hexdigest()[:40]
     return f"anon:{digest}"

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.throttle import client_ip_address, hit
 from helpdesk.trust import board, deflection, search, services, subscriptions
+from helpdesk.trust import portal as trust_portal
 from helpdesk.trust.forms import (
     DocumentationReportForm,
     SearchForm,
@@ -226,10 +227,19 @@ def _article_context(request: HttpRequest, article: Article, **extra) -> dict:
         helpful=Count("pk", filter=Q(is_helpful=True)), total=Count("pk")
     )
     identified = request.user.is_authenticated
+    # The reader's own answer, shown on the buttons (aria-pressed). A reader who
+    # never voted and has no session gets none: reading starts no session.
+    reader = services.reader_key(request, create=False)
+    my_vote = (
+        article.votes.filter(reader=reader).values_list("is_helpful", flat=True).first()
+        if reader
+        else None
+    )
     return {
         "article": article,
         "related": related,
         "votes": votes,
+        "my_vote": my_vote,
         "report_form": DocumentationReportForm(identified=identified),
         "vote_form": VoteForm(),
         **extra,
@@ -256,16 +266,20 @@ def kb_article(request: HttpRequest, slug: str) -> HttpResponse:
 def kb_vote(request: HttpRequest, slug: str) -> HttpResponse:
     article = _published(slug)
     form = VoteForm(request.POST)
+    feedback = f"{article.get_absolute_url()}#feedback"
     if not form.is_valid():
         messages.error(request, "Choose yes or no.")
-        return redirect(article)
-    services.record_vote(
+        return redirect(feedback)
+    vote = services.record_vote(
         article,
         reader=services.reader_key(request),
         is_helpful=form.cleaned_data["helpful"] == "yes",
     )
-    messages.success(request, "Thank you: your answer is recorded.")
-    return redirect(f"{article.get_absolute_url()}#feedback")
+    answer = "helpful" if vote.is_helpful else "not helpful"
+    messages.success(
+        request, f"Thank you: your answer “{answer}” is recorded. You can change it."
+    )
+    return redirect(feedback)
 
 
 @require_POST
@@ -302,7 +316,7 @@ def kb_report(request: HttpRequest, slug: str) -> HttpResponse:
             request,
             "Thank you: your report is with the documentation team.",
         )
-        return redirect(f"{article.get_absolute_url()}#report")
+        return redirect(f"{article.get_absolute_url()}#feedback")
     context = _article_context(request, article, report_form=form)
     return render(request, "trust/kb_article.html", context, status=400)
 
@@ -344,15 +358,8 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @portal_view
 @require_GET
 def new_ticket_suggestions(request: HttpRequest) -> HttpResponse:
-    """GET /portal/tickets/new/suggestions/?summary=...: the suggestions fragment."""
-    token = deflection.parse_token(request.GET.get("token")) or deflection.new_token()
-    found = deflection.suggestions(
-        request.GET.get("summary", ""),
-        token=token,
-        user=request.user,
-        organization=request.organization,
-        now=timezone.now(),
-    )
+    """GET /portal/tickets/new/suggestions/?summary=...&product=...: the fragment."""
+    found = trust_portal.suggestions(request, request.GET)
     return render(request, "trust/_suggestions.html", {"suggestions": found})
 
 

@@ -56,3 +56,36 @@ def test_a_matching_article_and_the_incident_deflect_a_ticket(live_server, phone
     assert session.ticket is None
     (month,) = deflection.monthly_figures(now=session.started_at)
     assert (month.visits, month.deflected, month.filed) == (1, 1, 0)
+
+
+def test_choosing_a_product_narrows_the_known_issues(live_server, phone_page):
+    """Jelastic's customer sees the incidents on their plan's products; choosing a
+    product on the form narrows them to its components (and the platform-wide)."""
+    page = phone_page
+    admin = administrator("jelastic")
+    catalogue = admin.organization.support_plan.catalogue
+    php, mysql = catalogue.get(name="PHP"), catalogue.get(name="MySQL / MariaDB")
+    runtimes = ComponentFactory(name="Application runtimes")
+    runtimes.catalogue_entries.set([php])
+    databases = ComponentFactory(name="Managed databases")
+    databases.catalogue_entries.set([mysql])
+    incident(runtimes, title="PHP workers restart")
+    incident(databases, title="Slow MySQL nodes")
+    incident(ComponentFactory(name="Dashboard"), title="Dashboard unreachable")
+
+    page.goto(f"{live_server.url}/portal/login/")
+    page.fill("#id_username", admin.user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/portal/tickets/$"))
+    page.click("text=New ticket")
+
+    panel = page.locator("#deflection")
+    for title in ("PHP workers restart", "Slow MySQL nodes", "Dashboard unreachable"):
+        assert title in panel.inner_text()
+    page.select_option("#id_product", label="PHP")
+    narrowed = panel.locator("h3", has_text="Known issues right now for PHP")
+    expect(narrowed).to_be_visible(timeout=15_000)  # a shared, busy machine
+    assert "Slow MySQL nodes" not in panel.inner_text()
+    assert "PHP workers restart" in panel.inner_text()
+    assert "Dashboard unreachable" in panel.inner_text()

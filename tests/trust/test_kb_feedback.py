@@ -126,3 +126,68 @@ def test_a_logged_in_support_administrator_is_named_and_not_throttled(client):
     assert stored.reporter == admin.user
     assert stored.reporter_email == admin.user.email
     assert stored.reporter_name == (admin.user.get_full_name() or admin.user.email)
+
+
+# --- where the answer shows ------------------------------------------------------
+
+
+def feedback_part(page: str) -> str:
+    """The page from the feedback section (``#feedback``) on."""
+    assert page.count('id="feedback"') == 1
+    return page[page.index('id="feedback"') :]
+
+
+def pressed(page: str) -> dict[str, str]:
+    """The aria-pressed of the Yes and No buttons."""
+    part = feedback_part(page)
+    return {
+        value: part.split(f'value="{value}" aria-pressed="')[1].split('"')[0]
+        for value in ("yes", "no")
+    }
+
+
+def test_a_vote_comes_back_at_the_feedback_section_showing_the_choice(client):
+    article = ArticleFactory()
+    response = vote(client, article, "yes")
+    assert response.url == f"{article.get_absolute_url()}#feedback"
+    page = client.get(response.url).content.decode()
+    assert "your answer “helpful” is recorded" in feedback_part(page)
+    assert pressed(page) == {"yes": "true", "no": "false"}
+    assert "Your answer: <strong>helpful</strong>" in page
+    # A second vote changes the choice; it does not add one.
+    page = client.get(vote(client, article, "no").url).content.decode()
+    assert "your answer “not helpful” is recorded" in feedback_part(page)
+    assert pressed(page) == {"yes": "false", "no": "true"}
+    assert ArticleVote.objects.get().is_helpful is False
+    assert "0 of 1 reader found it helpful." in page
+    again = client.get(article.get_absolute_url()).content.decode()
+    assert "is recorded" not in again  # the message is shown once
+    assert pressed(again) == {"yes": "false", "no": "true"}
+
+
+def test_a_reader_who_never_voted_sees_no_choice_and_gets_no_session(client):
+    article = ArticleFactory()
+    ArticleVote.objects.create(article=article, reader="anon:someone", is_helpful=True)
+    response = client.get(article.get_absolute_url())
+    assert pressed(response.content.decode()) == {"yes": "false", "no": "false"}
+    assert "sessionid" not in response.cookies
+    admin = administrator()
+    client.force_login(admin.user)
+    vote(client, article, "no")
+    assert pressed(client.get(article.get_absolute_url()).content.decode()) == {
+        "yes": "false",
+        "no": "true",
+    }
+
+
+def test_a_refused_vote_and_a_report_answer_in_the_feedback_section(client):
+    article = ArticleFactory()
+    refused = vote(client, article, "maybe")
+    assert refused.url.endswith("#feedback")
+    assert "Choose yes or no." in feedback_part(
+        client.get(refused.url).content.decode()
+    )
+    sent = report(client, article, body="The menu is now called Identity providers.")
+    assert sent.url == f"{article.get_absolute_url()}#feedback"
+    page = client.get(sent.url).content.decode()
+    assert "your report is with the documentation team" in feedback_part(page)

@@ -59,7 +59,20 @@ def test_an_edited_article_is_found_by_its_new_words():
 
 @pytest.mark.parametrize(
     "text",
-    ['"unbalanced', "a OR", "NEAR(x y)", "title:secret", "-", "*", "\x00secret", "'"],
+    [
+        '"unbalanced',
+        "a OR",
+        "NEAR(x y)",
+        "title:secret",
+        "-",
+        "*",
+        "\x00secret",
+        "'",
+        # tsquery syntax, as the suggestions write it: only words ever get through
+        "secret:* | !rotate & (x",
+        "__init__ _",
+        "x² ½ ①",
+    ],
 )
 def test_search_syntax_in_the_input_is_never_an_error(client, text):
     ArticleFactory(title="Rotate a client secret")
@@ -118,3 +131,58 @@ def test_postgresql_stores_the_weighted_document_on_every_write():
     assert stored == computed
     assert "'revok':" in stored
     assert "'rotat':1A" in stored
+
+
+def test_suggest_finds_a_half_typed_last_word():
+    kerberos = ArticleFactory(title="Configure Kerberos", body="Keytabs and realms.")
+    assert search.suggest("kerber") == [kerberos]
+    assert search.suggest("set up kerbero") == [kerberos]
+    assert search.suggest("ke") == []  # too short to be a prefix
+    assert search.suggest("kerber widget") == []  # only the last word is half typed
+
+
+def test_suggest_puts_title_matches_first_and_fills_up_from_bodies():
+    mention = ArticleFactory(
+        title="Sign-in options", body="Passkeys, passkey recovery, a passkey list."
+    )
+    titled = ArticleFactory(title="Passkeys", body=FILLER)
+    ArticleFactory(title="API rate limits", body=FILLER)
+    assert search.suggest("passkey") == [titled, mention]
+    assert search.suggest("passkey", limit=1) == [titled]
+
+
+def test_suggest_ranks_titles_with_more_of_the_words_first():
+    many = ArticleFactory(title="Rotate keys", body="secret " * 30)
+    both = ArticleFactory(title="Rotate a client secret", body=FILLER)
+    assert search.suggest("rotate secret") == [both, many]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
+def test_postgresql_keeps_the_title_vector_and_suggests_through_its_index():
+    from django.test.utils import CaptureQueriesContext
+
+    category = ArticleFactory().category
+    Article.objects.bulk_create(
+        Article(
+            category=category,
+            title=f"Configure the widget {n}",
+            slug=f"bulk-{n}",
+            body=f"{FILLER} Rotate the widget's keys.",
+            status=Article.Status.PUBLISHED,
+        )
+        for n in range(2_000)
+    )
+    article = ArticleFactory(title="Sessions", body="How long users stay in.")
+    Article.objects.filter(pk=article.pk).update(title="Rotate a client secret")
+    stored = Article.objects.values_list("search_title", flat=True).get(pk=article.pk)
+    assert stored == "'client':3 'rotat':1 'secret':4"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT gin_clean_pending_list('trust_article_title_search')")
+        cursor.execute("ANALYZE trust_article")
+    with CaptureQueriesContext(connection) as queries:
+        found = search.suggest("rotate")
+    assert found[0] == article
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {queries.captured_queries[0]['sql']}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "trust_article_title_search" in plan
