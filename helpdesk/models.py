@@ -523,6 +523,14 @@ class SLOClock(models.Model):
                 condition=Q(status__in=["running", "paused"]),
                 name="clock_unfinished_started",
             ),
+            # The console's "Paused" and "Best effort" filters: tickets with such a
+            # clock. Both states are rare, so the index is small and the filter
+            # reads it instead of every clock.
+            models.Index(
+                fields=["ticket", "status"],
+                condition=Q(status__in=["paused", "best_effort"]),
+                name="clock_paused_best_effort",
+            ),
         ]
 
     def __str__(self) -> str:
