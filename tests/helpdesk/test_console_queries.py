@@ -46,8 +46,8 @@ LIST_PAGES = {
 # filed with it, its filer's roles and its plan's severities (helpdesk.console.
 # ticket_page); its clocks with their calendars and events; the severity caps of its
 # plan; the messages with their authors, roles and attachments; the ticket's history;
-# the TAM minutes left (one query); the permissions (2); the canned replies. The assignee's option in
-# the assignee field is the assignee read with the ticket (no query).
+# the TAM minutes left (one query); the permissions (2); the canned replies. The
+# assignee's option in the assignee field is the assignee read with the ticket.
 TICKET_PAGE = 12
 
 
