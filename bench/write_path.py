@@ -4,7 +4,8 @@ Run from the repository root: `.venv/bin/python bench/write_path.py` (`make
 bench-write`). Each backend runs in a subprocess of this script (Django allows one
 database per process): a fresh SQLite file under var/bench/, and, when DATABASE_URL
 names a PostgreSQL server, a fresh database `helpdesk_bench_write` on it (or the one
-`--database` names; never a `helpdesk_bench_console*` one). Each loads
+`--database` names: `helpdesk_bench_...`, never a `helpdesk_bench_console*` one
+nor the one DATABASE_URL names). Each loads
 the policy packs and a few organisations, then:
 
 1. In process, times `open_ticket` (per plan: Janrain Platinum Sev3 on 24x5 with
@@ -243,11 +244,19 @@ def _count(queries: list[int]) -> str:
 # --- the child: one backend, one database -------------------------------------------
 
 
+# The database DATABASE_URL names when the script starts (a child points it at its
+# benchmark database later): never dropped.
+CONFIGURED_DATABASE = urlsplit(os.environ.get("DATABASE_URL", "")).path.lstrip("/")
+
+
 def bench_database(name: str) -> str:
     """Return ``name`` if this script may drop and recreate it, else exit: a plain
-    identifier, never a database another benchmark loads."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name) or name.startswith(
-        ("helpdesk_bench_console", "postgres", "template")
+    identifier named as a benchmark's (``helpdesk_bench_...``), never the database
+    another benchmark loads, nor the one DATABASE_URL names (the real one)."""
+    if (
+        not re.fullmatch(r"helpdesk_bench_[a-z0-9_]{1,48}", name)
+        or name.startswith("helpdesk_bench_console")
+        or name == CONFIGURED_DATABASE
     ):
         raise SystemExit(f"refusing to drop and recreate database {name!r}")
     return name

@@ -563,10 +563,12 @@ class TicketAdmin(HistoryAdmin):
     # --- the list ---------------------------------------------------------------
 
     def get_search_results(self, request, queryset, search_term):
-        found, ranked = search.apply(queryset, search_term)
-        if ranked and ORDER_VAR not in request.GET:
-            found = search.ranked_first(found)
-        return found, False
+        found = search.find(queryset, search_term)
+        # The list says when the term was taken for organisations (changelist_view).
+        request.console_search_by_organisation = found.by_organisation
+        if found.ranked and ORDER_VAR not in request.GET:
+            return search.ranked_first(found.tickets), False
+        return found.tickets, False
 
     def changelist_view(self, request, extra_context=None):
         now = timezone.now()
@@ -609,6 +611,11 @@ class TicketAdmin(HistoryAdmin):
                 if cl.multi_page
                 else []
             )
+            if getattr(request, "console_search_by_organisation", False):
+                # Quoted, the same term is looked for in the text (search.parse).
+                context["console_text_search"] = "?" + urlencode(
+                    {**cl.params, "q": f'"{cl.query}"'}
+                )
         return response
 
     def action_checkbox(self, obj):

@@ -78,29 +78,43 @@ def parse(text: str) -> Term:
     return Term(text, f"{settings.HELPDESK_REFERENCE_PREFIX}-{number:06d}")
 
 
+@dataclass(frozen=True)
+class Found:
+    tickets: QuerySet[Ticket]
+    ranked: bool  # a word search, annotated with ``search_rank``
+    by_organisation: bool  # the term named organisations: their tickets, no text
+
+
 def apply(queryset: QuerySet[Ticket], text: str) -> tuple[QuerySet[Ticket], bool]:
     """Return the tickets of ``queryset`` that ``text`` finds, annotated with
     ``search_rank`` (an alias) for a word search; and whether they are ranked."""
+    found = find(queryset, text)
+    return found.tickets, found.ranked
+
+
+def find(queryset: QuerySet[Ticket], text: str) -> Found:
+    """What ``text`` finds in ``queryset``, and how it was read (the list says when
+    a term was taken for organisations, and offers the text search)."""
     term = parse(text)
     if not term.text:
-        return queryset, False
+        return Found(queryset, False, False)
     if term.reference is not None:
-        return queryset.filter(reference=term.reference), False
+        return Found(queryset.filter(reference=term.reference), False, False)
     named = organisations(term.text, using=queryset.db)
     if named is not None:
-        return queryset.filter(organization__in=named), False
+        return Found(queryset.filter(organization__in=named), False, True)
     connection = connections[queryset.db]
     if connection.vendor == "postgresql":
         hits, rank = _postgresql(term.text)
     elif connection.vendor == "sqlite":
         match = fts5_query(term.text)
         if not match:
-            return queryset.none(), False
+            return Found(queryset.none(), False, False)
         hits, rank = _sqlite(match)
     else:  # pragma: no cover - the project runs on PostgreSQL and SQLite only
-        return queryset.none(), False
+        return Found(queryset.none(), False, False)
     # An alias, not an annotation: computed only where the order uses it.
-    return queryset.filter(pk__in=hits).alias(search_rank=rank), True
+    return Found(queryset.filter(pk__in=hits).alias(search_rank=rank), True, False)
 
 
 def organisations(text: str, *, using: str = "default") -> list[int] | QuerySet | None:

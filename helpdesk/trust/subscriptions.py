@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -171,6 +172,8 @@ def fan_out_pending(*, limit: int = PENDING_PER_SWEEP) -> int:
     for update_id in pending:
         try:
             fan_out(update_id)
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: stop here; the next sweep goes on
         except Exception:
             logger.exception("status update %s not fanned out; retried", update_id)
         else:

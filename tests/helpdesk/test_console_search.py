@@ -8,6 +8,8 @@ Runs on SQLite and, with DATABASE_URL, on PostgreSQL.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -131,3 +133,28 @@ def test_many_organisations_come_back_as_a_subquery(customers, monkeypatch):
     assert {t.reference for t in tickets} == references(
         customers, "health", "health_2", "retail"
     )
+
+
+def test_the_list_says_a_term_was_read_as_organisations_and_offers_the_text(
+    client, customers
+):
+    response = client.get(URL, {"q": "acme", "view": "unassigned"})
+    page = response.content.decode()
+
+    assert "The tickets of the organisations named “acme”" in page
+    text_search = response.context["console_text_search"]
+    assert parse_qs(text_search[1:]) == {"q": ['"acme"'], "view": ["unassigned"]}
+    # Followed, the same word is looked for in the text: the other customer's
+    # ticket mentions Acme; and the list no longer says it read organisations.
+    followed = client.get(URL + text_search)
+    assert {t.reference for t in followed.context["cl"].result_list} == references(
+        customers, "other"
+    )
+    assert "console_text_search" not in followed.context
+
+
+def test_a_word_search_says_nothing_of_organisations(client, customers):
+    response = client.get(URL, {"q": "dashboard"})
+
+    assert "console_text_search" not in response.context
+    assert "organisations named" not in response.content.decode()

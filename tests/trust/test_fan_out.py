@@ -6,6 +6,7 @@ or the worker died midway."""
 from __future__ import annotations
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -184,6 +185,24 @@ def test_a_failing_update_does_not_stop_the_sweep(
     second.refresh_from_db()
     assert first.subscribers_notified_at is None  # the next sweep tries again
     assert second.subscribers_notified_at is not None
+
+
+def test_the_sweep_stops_when_its_time_is_up(
+    engineer, incident, subscribers, monkeypatch, django_capture_on_commit_callbacks
+):
+    first, _ = post_update(engineer, incident, django_capture_on_commit_callbacks)
+    second, _ = post_update(engineer, incident, django_capture_on_commit_callbacks)
+
+    def out_of_time(update_id):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(subscriptions, "fan_out", out_of_time)
+    with pytest.raises(SoftTimeLimitExceeded):
+        tasks.fan_out_pending_status_updates()
+    # Not marked: the next sweep fans both out.
+    assert not IncidentUpdate.objects.filter(
+        pk__in=[first.pk, second.pk], subscribers_notified_at__isnull=False
+    ).exists()
 
 
 def test_each_email_is_what_rendering_it_for_that_subscriber_gives(
