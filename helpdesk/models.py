@@ -143,7 +143,11 @@ class Ticket(models.Model):
     first_responded_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The filing's instant, the one the SLO counts from (services.open_ticket sets
+    # it before the insert); now, for tickets made otherwise.
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, db_index=True
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()

@@ -196,9 +196,8 @@ def open_ticket(
     with clocks.sweep_held():
         ticket.reference = _next_reference()
         ticket._history_user = filed_by
+        ticket.created_at = now  # the SLO counts from it
         ticket.save()
-        # auto_now_add wrote the wall clock; the SLO counts from `now`.
-        _set_created_at(ticket, now)
         clocks.start_clocks(ticket, due, opened_at=now)
         if ticket.is_tam_routed:
             _apply_tam_slo(ticket, now=now, actor=filed_by)
@@ -489,21 +488,6 @@ def _apply_tam_slo(ticket: Ticket, *, now: datetime, actor: User) -> None:
 
 
 _FILING_ROWS = ("organization", "requester", "filed_by", "plan", "severity")
-
-
-def _set_created_at(ticket: Ticket, at: datetime) -> None:
-    """Write ``at`` as the ticket's creation instant (one fixed statement, run for
-    every filing: no queryset to compile)."""
-    opts = Ticket._meta
-    field = opts.get_field("created_at")
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {quote(opts.db_table)} SET {quote(field.column)} = %s "
-            f"WHERE {quote(opts.pk.column)} = %s",
-            [field.get_db_prep_save(at, connection), ticket.pk],
-        )
-    ticket.created_at = at
 
 
 def _next_reference() -> str:

@@ -330,10 +330,10 @@ def test_an_illegal_transition_is_refused_with_a_clear_message():
 # Counted inside the test's transaction, where each service's own transaction is a
 # SAVEPOINT and a RELEASE (BEGIN and COMMIT outside it). Filing is 11 more: the
 # administrator check, the target with its calendars and policy version, the team
-# it is routed to (helpdesk.routing), the reference, the ticket and its history
-# record, its created_at, the sweep row, the clocks, their start events, and the
-# outbox's one INSERT ... ON CONFLICT.
-FILING = 13
+# it is routed to (helpdesk.routing), the reference, the ticket (its created_at the
+# filing's instant) and its history record, the sweep row, the clocks, their start
+# events, and the outbox's one INSERT ... ON CONFLICT.
+FILING = 12
 # A continuous-effort (Janrain Sev1) ticket also looks for an on-call assignee and
 # pages: the on-call agents, or the managers when nobody is on call.
 CONTINUOUS_EFFORT = 3
@@ -464,10 +464,10 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
     ("slug", "level"),
     [("janrain-platinum", None), ("jelastic", 1), ("ironio-premium", None)],
 )
-def test_filing_a_ticket_sends_eleven_statements(slug, level):
+def test_filing_a_ticket_sends_ten_statements(slug, level):
     """The licence check, the policy (targets with their calendars and version, in
-    one statement), the team, the sweep hold, the reference, the ticket and its
-    history, its opening instant, its clocks and their start events, and the
+    one statement), the team, the sweep hold, the reference, the ticket (with its
+    opening instant) and its history, its clocks and their start events, and the
     confirmation: nothing else, on any plan, once this process has built the
     calendars' schedules (bench/write_path.py times it)."""
     admin = administrator(slug)
@@ -494,6 +494,6 @@ def test_filing_a_ticket_sends_eleven_statements(slug, level):
         for q in captured.captured_queries
         if not q["sql"].startswith(TRANSACTION_CONTROL)
     ]
-    assert len(statements) == 11, "\n".join(statements)
+    assert len(statements) == 10, "\n".join(statements)
     assert ticket.clocks.filter(metric="first_response").exists()
     assert OutboundEmail.objects.filter(ticket=ticket).count() == 1
