@@ -28,7 +28,8 @@ CHECKS = {
     "process": "troubleshooting and problem analysis follow proper process",
     "parties": "all parties agree the request can be de-escalated",
 }
-_FIELDS = {
+# Each check's (who, when, note) fields on Escalation; the console reads them too.
+CHECK_FIELDS = {
     "action_plan": (
         "action_plan_confirmed_by",
         "action_plan_confirmed_at",
@@ -73,7 +74,7 @@ def missing_checks(escalation: Escalation) -> list[str]:
     return [
         words
         for check, words in CHECKS.items()
-        if getattr(escalation, _FIELDS[check][1]) is None
+        if getattr(escalation, CHECK_FIELDS[check][1]) is None
     ]
 
 
@@ -160,7 +161,7 @@ def record_check(
     escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
     if not escalation.is_open:
         raise ValidationError("This escalation has ended.")
-    by, at, note_field = _FIELDS[check]
+    by, at, note_field = CHECK_FIELDS[check]
     setattr(escalation, by, actor)
     setattr(escalation, at, now or timezone.now())
     setattr(escalation, note_field, note.strip())

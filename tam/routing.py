@@ -184,18 +184,16 @@ def minutes_left(organization: Organization, on: date) -> int | None:
         .annotate(total=Sum("minutes"))
         .values("total")
     )
-    row = (
+    bucket = (
         HourBucket.objects.filter(
             contract=Subquery(contract), starts_on__lte=on, ends_on__gte=on
         )
         .annotate(used=Coalesce(Subquery(used), 0))
-        .values_list("allotted_minutes", "rollover_minutes", "banked_minutes", "used")
         .first()
     )
-    if row is None:
+    if bucket is None:
         return None
-    *allowance, used_total = row
-    return sum(allowance) - used_total
+    return bucket.allowance_minutes - bucket.used
 
 
 def tam_due_for(organization: Organization, opened_at: datetime) -> datetime | None:

@@ -113,7 +113,7 @@ def _escalation_json() -> JSONObject:
         "engineer": name_of("engineer"),
     }
     # Each check's who, when and note (helpdesk.escalations).
-    for check, (by, at, note) in escalations._FIELDS.items():
+    for check, (by, at, note) in escalations.CHECK_FIELDS.items():
         fields[f"{check}_by"] = name_of(by)
         fields[f"{check}_at"] = F(at)
         fields[f"{check}_note"] = F(note)
