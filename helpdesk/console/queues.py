@@ -11,13 +11,15 @@ statement.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import reduce
 from operator import or_
 
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
 from django.db.models import Count, Q
 
-from accounts.models import TeamMembership
+from accounts.models import TeamMembership, User
 from helpdesk.console import urgency
 from helpdesk.models import Ticket
 
@@ -77,9 +79,66 @@ def counts(*, user, now: datetime) -> dict[str, int]:
 
     The WHERE clause is the union of the views, each on its own index (PostgreSQL
     ORs the index scans as bitmaps; SQLite runs one index search per term), so the
-    query reads the rows of the views and nothing else.
+    query reads the rows of the views and nothing else. Its SQL is compiled once
+    per process (``_CountsStatement``): building and compiling the urgency
+    expressions took three times as long as running the query.
     """
+    return _COUNTS.run(user_id=user.pk, now=now)
+
+
+def _counts_queryset(user, now: datetime):
     conditions = {q.slug: condition(q.slug, user=user, now=now) for q in QUEUES}
-    return Ticket.objects.filter(reduce(or_, conditions.values())).aggregate(
-        **{slug: Count("pk", filter=cond) for slug, cond in conditions.items()}
-    )
+    return Ticket.objects.filter(reduce(or_, conditions.values())), {
+        slug: Count("pk", filter=cond) for slug, cond in conditions.items()
+    }
+
+
+class _CountsStatement:
+    """The counts' SQL, compiled once per database vendor from the views built for
+    a stand-in agent at a stand-in instant; each run puts the real agent and
+    instant where the stand-ins were (the other parameters are constants)."""
+
+    USER = -7_310_421  # no agent has a negative id
+    NOW = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
+
+    def __init__(self):
+        self._compiled: dict[str, tuple[str, list, list[str]]] = {}
+
+    def _compile(self, connection) -> tuple[str, list, list[str]]:
+        queryset, aggregates = _counts_queryset(User(pk=self.USER), self.NOW)
+        query = queryset.query.chain()
+        query.clear_ordering(force=True)
+        query.default_cols = False
+        for alias, aggregate in aggregates.items():
+            query.add_annotation(aggregate, alias, select=True)
+        sql, params = query.get_compiler(connection=connection).as_sql()
+        slots = [self._slot(connection, value) for value in params]
+        kinds = {kind for kind, _ in slots if kind != "constant"}
+        if kinds != {"user", "now", "soon"}:  # a view stopped using a stand-in
+            raise ImproperlyConfigured(f"The view counts use {sorted(kinds)}.")
+        return sql, slots, list(aggregates)
+
+    def _slot(self, connection, value) -> tuple[str, object]:
+        adapt = connection.ops.adapt_datetimefield_value
+        if value == self.USER:
+            return "user", None
+        for kind, instant in (("now", self.NOW), ("soon", self.NOW + SOON)):
+            if value in (instant, adapt(instant)):
+                return kind, None
+        return "constant", value
+
+    def run(self, *, user_id: int, now: datetime) -> dict[str, int]:
+        connection = connections[Ticket.objects.db]
+        if connection.vendor not in self._compiled:
+            self._compiled[connection.vendor] = self._compile(connection)
+        sql, slots, aliases = self._compiled[connection.vendor]
+        adapt = connection.ops.adapt_datetimefield_value
+        real = {"user": user_id, "now": adapt(now), "soon": adapt(now + SOON)}
+        params = [value if kind == "constant" else real[kind] for kind, value in slots]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        return dict(zip(aliases, row, strict=True))
+
+
+_COUNTS = _CountsStatement()

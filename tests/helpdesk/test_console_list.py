@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.admin.templatetags.admin_list import items_for_result
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -21,7 +22,7 @@ from accounts.models import Team, TeamMembership
 from helpdesk import escalations, services
 from helpdesk.admin.tickets import TicketAdmin
 from helpdesk.console import paginator as console_paginator
-from helpdesk.console import queues, search, sqlite_fts
+from helpdesk.console import queues, rows, search, sqlite_fts
 from helpdesk.models import Message, SLOClock, Ticket
 from tests.accounts.factories import AgentFactory
 from tests.helpdesk.factories import administrator, file_ticket
@@ -186,6 +187,25 @@ def test_the_views_hold_what_their_names_say(board, agent):
     assert found["escalated"] == {ref["escalated"]}
     assert found["waiting"] == {ref["waiting"]}
     assert queues.counts(user=agent, now=now) == {k: len(v) for k, v in found.items()}
+
+
+def test_the_counts_compiled_once_answer_for_each_agent_and_instant(board, agent):
+    """The counts' SQL is compiled once per process with stand-ins; each call puts
+    its own agent and instant in, so another agent or a later instant is counted
+    as the views would count it."""
+    other = AgentFactory(role="Support Engineer")
+    later = timezone.now() + timedelta(hours=3)  # due_soon's ticket is now overdue
+
+    for user, now in [(agent, timezone.now()), (other, later), (agent, later)]:
+        expected = {
+            queue.slug: Ticket.objects.filter(
+                queues.condition(queue.slug, user=user, now=now)
+            ).count()
+            for queue in queues.QUEUES
+        }
+        assert queues.counts(user=user, now=now) == expected
+    assert queues.counts(user=other, now=later)["mine"] == 0
+    assert queues.counts(user=agent, now=later)["breached"] == 2
 
 
 def test_the_breached_slo_filter_is_the_breached_view(client, board):
@@ -497,3 +517,41 @@ def test_the_page_is_compact_and_needs_no_inline_script(client, board):
     assert f'title="{ticket.summary}"' in page
     assert 'class="field-reference"' in page
     assert "nav-sidebar" not in page
+
+
+def _the_admins_rows(cl) -> list[str]:
+    return [
+        "<tr>" + "".join(items_for_result(cl, ticket, None)) + "</tr>"
+        for ticket in cl.result_list
+    ]
+
+
+def test_the_rows_are_the_admins_markup_built_at_once(client, board, agent):
+    """helpdesk.console.rows builds each row as one string; it must read exactly as
+    the admin's own renderer would print it, escaping included."""
+    Ticket.objects.filter(pk=board["waiting"].pk).update(
+        summary="<img src=x onerror=\"alert(1)\"> & 'quotes'"
+    )
+    for query in ({}, {"view": "mine"}, {"q": "checkout"}, {"o": "-7"}):
+        cl = client.get(URL, query).context["cl"]
+        assert cl.result_list
+        assert rows.render(cl) == _the_admins_rows(cl)
+    page = client.get(URL, {"view": "waiting"}).content.decode()
+    assert "<img src=x" not in page
+    assert (
+        "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; &#x27;quotes&#x27;"
+        in page
+    )
+    # The link back to the ticket keeps the list's filters.
+    assert "/change/?_changelist_filters=view%3Dwaiting" in page
+
+
+def test_a_view_only_agent_gets_the_rows_without_checkboxes(client, board):
+    viewer = AgentFactory(role="Project Manager")  # reads tickets, changes none
+    client.force_login(viewer)
+    response = client.get(URL)
+    cl = response.context["cl"]
+
+    assert "action_checkbox" not in cl.list_display
+    assert rows.render(cl) == _the_admins_rows(cl)
+    assert 'class="action-select"' not in response.content.decode()

@@ -183,3 +183,52 @@ def test_development_defaults_need_no_variables(tmp_path):
     # that settings load and the system check runs.
     assert "configuration error" not in result.stderr
     assert "System check identified" in result.stderr + result.stdout
+
+
+def _database_options(tmp_path, **variables: str) -> str:
+    result = _manage(
+        tmp_path,
+        [
+            "shell",
+            "-c",
+            "from django.conf import settings; "
+            "print(settings.DATABASES['default'].get('OPTIONS', {}).get('options'))",
+        ],
+        variables,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]  # after the shell's own line
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({}, "-c max_parallel_workers_per_gather=0"),
+        ({"DATABASE_PARALLEL_WORKERS": "2"}, "-c max_parallel_workers_per_gather=2"),
+        # The URL's own options win.
+        (
+            {"DATABASE_PARALLEL_WORKERS": "2", "DATABASE_URL_OPTIONS": "=4"},
+            "-c max_parallel_workers_per_gather=4",
+        ),
+    ],
+)
+def test_postgresql_sessions_plan_without_parallel_workers_unless_told(
+    tmp_path, variables, expected
+):
+    url = "postgres://helpdesk@127.0.0.1:5432/helpdesk"
+    if suffix := variables.pop("DATABASE_URL_OPTIONS", ""):
+        url += (
+            f"?options=-c%20max_parallel_workers_per_gather{suffix.replace('=', '%3D')}"
+        )
+
+    assert _database_options(tmp_path, DATABASE_URL=url, **variables) == expected
+
+
+def test_a_negative_number_of_parallel_workers_stops_start_up(tmp_path):
+    result = _check_development(
+        tmp_path,
+        DATABASE_URL="postgres://helpdesk@127.0.0.1:5432/helpdesk",
+        DATABASE_PARALLEL_WORKERS="-1",
+    )
+
+    _assert_stopped_in_one_line(result, "DATABASE_PARALLEL_WORKERS")
