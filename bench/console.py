@@ -38,7 +38,8 @@ the time it takes is printed.
 
 Goals (PostgreSQL, 1,000,000 tickets): every list view and search under 100 ms,
 the ticket page under 60 ms, the attainment page under 200 ms, at most 12 queries
-on any page, the same number at 10,000 as at 1,000,000. It exits 0 whatever the
+on any page, the same number at 10,000 as at 1,000,000; on SQLite at 100,000
+tickets, every list under 200 ms. It exits 0 whatever the
 results: it is a report, not a gate. The databases are dropped at the end unless
 --keep; with --reuse each size keeps a database of its own
 (helpdesk_bench_console_N), loaded once and migrated and reused on later runs
@@ -68,6 +69,7 @@ BENCH_DB = "helpdesk_bench_console"
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432"
 SMALL = 10_000
 GOAL_MS = 100.0
+SQLITE_GOAL_MS = 200.0  # every list on SQLite at 100,000 tickets
 GOAL_QUERIES = 12
 RUNS = 5
 ORGANISATIONS = 2_000
@@ -278,13 +280,19 @@ def summary(runs: dict[str, dict | None]) -> None:
         )
     lite = done.get("sqlite")
     if lite:
-        worst = max(lite["pages"], key=lambda p: p["ms"])
+        # Every list (the timed list pages, not the ticket or attainment page).
+        lists = [p for p in lite["pages"] if p.get("list")]
+        slow = [p for p in lists if p["ms"] >= SQLITE_GOAL_MS]
         lines.append(
             (
-                "NOTE",
-                f"SQLite {lite['tickets']:,}: slowest page {worst['name']} "
-                f"{worst['ms']:.0f} ms; most queries "
-                f"{max(p['queries'] for p in lite['pages'])}",
+                "FAIL" if slow else "PASS",
+                f"SQLite {lite['tickets']:,}: every list under "
+                f"{SQLITE_GOAL_MS:.0f} ms (slowest: "
+                + ", ".join(
+                    f"{p['name']} {p['ms']:.0f} ms"
+                    for p in sorted(lists, key=lambda p: -p["ms"])[:3]
+                )
+                + f"); most queries {max(p['queries'] for p in lite['pages'])}",
             )
         )
     for verdict, text in lines:
@@ -1203,7 +1211,7 @@ def child(args) -> None:
         url = "/admin/helpdesk/ticket/"
         query = urlencode(page["query"])
         measured = measure(client, f"{url}?{query}" if query else url)
-        entry = {"name": page["name"], "goal": page["goal"], **measured}
+        entry = {"name": page["name"], "goal": page["goal"], "list": True, **measured}
         if page["baseline"] is not None and not args.no_baseline:
             base_query = urlencode(page["baseline"])
             base_url = "/baseline/helpdesk/ticket/"

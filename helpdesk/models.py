@@ -186,6 +186,15 @@ class Ticket(models.Model):
                 condition=Q(resolved_at__isnull=True),
                 name="tkt_open_status",
             ),
+            # "Unassigned": a B-tree orders by its later columns only after an
+            # equality on the first, and IS NULL is none; so a partial index of
+            # its own, walked in urgency order.
+            models.Index(
+                next_due(),
+                F("id").desc(),
+                condition=Q(resolved_at__isnull=True, assignee__isnull=True),
+                name="tkt_open_unassigned",
+            ),
             models.Index(
                 next_due(),
                 F("id").desc(),

@@ -61,8 +61,10 @@ class ConsolePaginator(Paginator):
             # Too many matches to rank: the list's own order, on its index.
             queryset = self.object_list
             self.unranked = True
-            self.object_list = queryset.order_by(
-                *(o for o in queryset.query.order_by if not _is_rank(o))
+            self.object_list = search.in_urgency_order(
+                queryset.order_by(
+                    *(o for o in queryset.query.order_by if not _is_rank(o))
+                )
             )
         return super().page(number)
 

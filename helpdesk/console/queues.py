@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import reduce
-from operator import or_
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
@@ -77,20 +75,23 @@ def condition(slug: str, *, user, now: datetime) -> Q:
 def counts(*, user, now: datetime) -> dict[str, int]:
     """Return each view's number of tickets, in one query.
 
-    The WHERE clause is the union of the views, each on its own index (PostgreSQL
-    ORs the index scans as bitmaps; SQLite runs one index search per term), so the
-    query reads the rows of the views and nothing else. Its SQL is compiled once
-    per process (``_CountsStatement``): building and compiling the urgency
-    expressions took three times as long as running the query.
+    One statement of one count per view, each a sub-select that reads its view's
+    index and nothing else (an index-only scan where it can): a single scan with
+    one filter per view read every open ticket on PostgreSQL, and the whole table
+    on SQLite, which does not combine indexes for an OR of such terms (46 ms at
+    100,000 tickets). Its SQL is compiled once per process (``_CountsStatement``):
+    building and compiling the urgency expressions took longer than running them.
     """
     return _COUNTS.run(user_id=user.pk, now=now)
 
 
-def _counts_queryset(user, now: datetime):
-    conditions = {q.slug: condition(q.slug, user=user, now=now) for q in QUEUES}
-    return Ticket.objects.filter(reduce(or_, conditions.values())), {
-        slug: Count("pk", filter=cond) for slug, cond in conditions.items()
-    }
+def _count_sql(condition: Q, connection) -> tuple[str, list]:
+    """``SELECT COUNT(id) FROM helpdesk_ticket WHERE <condition>``, compiled."""
+    query = Ticket.objects.filter(condition).query.chain()
+    query.clear_ordering(force=True)
+    query.default_cols = False
+    query.add_annotation(Count("pk"), "n", select=True)
+    return query.get_compiler(connection=connection).as_sql()
 
 
 class _CountsStatement:
@@ -105,18 +106,19 @@ class _CountsStatement:
         self._compiled: dict[str, tuple[str, list, list[str]]] = {}
 
     def _compile(self, connection) -> tuple[str, list, list[str]]:
-        queryset, aggregates = _counts_queryset(User(pk=self.USER), self.NOW)
-        query = queryset.query.chain()
-        query.clear_ordering(force=True)
-        query.default_cols = False
-        for alias, aggregate in aggregates.items():
-            query.add_annotation(aggregate, alias, select=True)
-        sql, params = query.get_compiler(connection=connection).as_sql()
+        stand_in = User(pk=self.USER)
+        parts, params = [], []
+        for queue in QUEUES:
+            where = condition(queue.slug, user=stand_in, now=self.NOW)
+            sql, part_params = _count_sql(where, connection)
+            parts.append(f"({sql})")
+            params.extend(part_params)
+        sql = "SELECT " + ", ".join(parts)
         slots = [self._slot(connection, value) for value in params]
         kinds = {kind for kind, _ in slots if kind != "constant"}
         if kinds != {"user", "now", "soon"}:  # a view stopped using a stand-in
             raise ImproperlyConfigured(f"The view counts use {sorted(kinds)}.")
-        return sql, slots, list(aggregates)
+        return sql, slots, [queue.slug for queue in QUEUES]
 
     def _slot(self, connection, value) -> tuple[str, object]:
         adapt = connection.ops.adapt_datetimefield_value

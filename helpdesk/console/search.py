@@ -41,6 +41,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import Expression, F, FloatField, Q, QuerySet
 from django.db.models.expressions import OrderBy, RawSQL
+from django.db.models.lookups import In
 
 from accounts.models import Organization
 from helpdesk.models import Message, Ticket
@@ -172,9 +173,46 @@ def _postgresql(text: str) -> tuple[RawSQL, Expression]:
 # --- SQLite FTS5 ------------------------------------------------------------------
 
 
+class _Matches(RawSQL):
+    """The ids of the tickets an FTS5 query matches (``_sqlite``)."""
+
+
+class _MatchesNotDriving(In):
+    """``+id IN (matches)``: the unary plus keeps SQLite from reading the matches
+    first (an index on ``id`` cannot serve ``+id``), so it walks the index of the
+    query's order and checks each ticket against them instead."""
+
+    def as_sql(self, compiler, connection):
+        sql, params = super().as_sql(compiler, connection)
+        return f"+{sql}", params
+
+
+def in_urgency_order(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """A word search with more matches than ``RANK_LIMIT``, in the list's urgency
+    order (``helpdesk.console.paginator``).
+
+    SQLite otherwise reads every match and sorts them all for a page: 190 ms for
+    "login" (23,000 matches) at 100,000 tickets. Walking the urgency index and
+    checking each ticket against the matches stops at a page, and with more than
+    ``RANK_LIMIT`` matches a page is never far. (For a rare word, reading the
+    matches first is right; those are ranked, and keep it.) PostgreSQL's planner
+    makes this choice itself, from its statistics."""
+    if connections[queryset.db].vendor != "sqlite":
+        return queryset
+    clone = queryset.all()
+    where = clone.query.where = clone.query.where.clone()
+    where.children = [
+        _MatchesNotDriving(child.lhs, child.rhs)
+        if isinstance(child, In) and isinstance(child.rhs, _Matches)
+        else child
+        for child in where.children
+    ]
+    return clone
+
+
 def _sqlite(match: str) -> tuple[RawSQL, Expression]:
     messages = Message._meta.db_table
-    hits = RawSQL(
+    hits = _Matches(
         "SELECT rowid FROM helpdesk_ticket_fts WHERE helpdesk_ticket_fts MATCH %s"
         " UNION SELECT m.ticket_id FROM helpdesk_message_fts f"
         f" JOIN {messages} m ON m.id = f.rowid WHERE helpdesk_message_fts MATCH %s",

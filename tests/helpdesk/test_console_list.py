@@ -331,6 +331,26 @@ def test_too_many_matches_to_rank_keep_the_urgency_order(client, board, monkeypa
     assert "more than 2 tickets, most urgent first" in unranked.content.decode()
 
 
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="PostgreSQL's planner chooses for itself"
+)
+def test_too_many_matches_to_rank_walk_the_urgency_index_on_sqlite(board):
+    for ticket in board.values():
+        Ticket.objects.filter(pk=ticket.pk).update(summary=f"Quokka {ticket.summary}")
+    ordered = Ticket.objects.order_by(*TicketAdmin.ordering, "-pk")
+    found = search.find(ordered, "quokka").tickets
+
+    walked = search.in_urgency_order(found)
+
+    plan = _plan(*walked.values("pk")[:50].query.sql_with_params())
+    assert "tkt_urgency" in plan
+    assert "TEMP B-TREE FOR ORDER BY" not in plan  # nothing sorted
+    assert "TEMP B-TREE FOR ORDER BY" in _plan(
+        *found.values("pk")[:50].query.sql_with_params()
+    )  # reading the matches first sorts them
+    assert list(walked) == list(found) == list(ordered)
+
+
 def test_a_quoted_number_is_looked_for_in_the_text(client, agent):
     ticket = jelastic(4, summary="Gateway answers 502 since noon")
 
@@ -475,19 +495,20 @@ def test_the_urgency_order_and_the_views_read_their_indexes(agent, board):
     plans = {"order": _plan(*ordered.values("pk")[:50].query.sql_with_params())}
     for slug, index in [
         ("mine", "tkt_open_assignee"),
-        ("unassigned", "tkt_open_assignee"),
+        ("unassigned", ("tkt_open_unassigned", "tkt_open_assignee")),
         ("breached", "tkt_urgency"),
         ("escalated", "tkt_escalated"),
         ("waiting", "tkt_open_status"),
     ]:
         page = ordered.filter(queues.condition(slug, user=agent, now=now))
         page = page.values("pk")[:50]
-        plans[slug] = (index, _plan(*page.query.sql_with_params()))
+        indexes = index if isinstance(index, tuple) else (index,)
+        plans[slug] = (indexes, _plan(*page.query.sql_with_params()))
 
     assert "tkt_urgency" in plans.pop("order")
-    for slug, (index, plan) in plans.items():
+    for slug, (indexes, plan) in plans.items():
         if connection.vendor == "sqlite":
-            assert index in plan, (slug, plan)
+            assert any(index in plan for index in indexes), (slug, plan)
             assert "TEMP B-TREE" not in plan  # nothing sorted
         else:  # on a few rows PostgreSQL may pick another index in the same order
             assert "Sort" not in plan, (slug, plan)
