@@ -279,7 +279,7 @@ def summary(runs: dict[str, dict | None]) -> None:
             )
         )
     lite = done.get("sqlite")
-    if lite:
+    if lite and any(p.get("list") for p in lite["pages"]):
         # Every list (the timed list pages, not the ticket or attainment page).
         lists = [p for p in lite["pages"] if p.get("list")]
         slow = [p for p in lists if p["ms"] >= SQLITE_GOAL_MS]

@@ -283,16 +283,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # portal's queries read a page of rows on an index; on a small server the
     # start-up cost more than the workers saved (a word search over 1,000,000
     # tickets: 58 ms with two workers, 34 ms without). Raise it for a server with
-    # cores to spare; a max_parallel_workers_per_gather in DATABASE_URL's own
-    # "options" wins.
+    # cores to spare; empty leaves the server's setting (and sends no start-up
+    # option, which some connection poolers refuse); a
+    # max_parallel_workers_per_gather in DATABASE_URL's own "options" wins.
     _options = DATABASES["default"].setdefault("OPTIONS", {})
-    if "max_parallel_workers_per_gather" not in _options.get("options", ""):
-        _workers = _int("DATABASE_PARALLEL_WORKERS", default=0)
-        if _workers < 0:
-            raise _config_error("DATABASE_PARALLEL_WORKERS must be 0 or more")
+    _workers = env.str("DATABASE_PARALLEL_WORKERS", default="0").strip()
+    if _workers and "max_parallel_workers_per_gather" not in _options.get(
+        "options", ""
+    ):
+        if not _workers.isdigit():
+            raise _config_error(
+                "DATABASE_PARALLEL_WORKERS must be a whole number of 0 or more, "
+                f"or empty, not {_workers!r}"
+            )
         _options["options"] = (
             f"{_options.get('options', '')} "
-            f"-c max_parallel_workers_per_gather={_workers}"
+            f"-c max_parallel_workers_per_gather={int(_workers)}"
         ).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

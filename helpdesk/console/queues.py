@@ -95,47 +95,73 @@ def _count_sql(condition: Q, connection) -> tuple[str, list]:
 
 
 class _CountsStatement:
-    """The counts' SQL, compiled once per database vendor from the views built for
-    a stand-in agent at a stand-in instant; each run puts the real agent and
-    instant where the stand-ins were (the other parameters are constants)."""
+    """The counts' SQL, compiled once per database from the views built for a
+    stand-in agent at a stand-in instant; each run puts the real agent and instant
+    where the stand-ins were.
 
-    USER = -7_310_421  # no agent has a negative id
-    NOW = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
+    It is compiled twice, with two sets of stand-ins, and every parameter must
+    either be the same in both (a constant) or be the same stand-in in both (the
+    agent, the instant, the instant plus ``SOON``): a view that came to use some
+    other value built from its agent or instant stops start-up of the counts with
+    an error rather than count with a stand-in left in."""
+
+    STAND_INS = (
+        (-7_310_421, datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)),
+        (-8_420_532, datetime(1902, 3, 4, 5, 6, 7, tzinfo=UTC)),
+    )  # no agent has a negative id; no ticket is that old
 
     def __init__(self):
         self._compiled: dict[str, tuple[str, list, list[str]]] = {}
 
-    def _compile(self, connection) -> tuple[str, list, list[str]]:
-        stand_in = User(pk=self.USER)
+    @staticmethod
+    def _instant(now: datetime, connection):
+        return Ticket._meta.get_field("created_at").get_db_prep_value(now, connection)
+
+    def _sql(self, connection, user_id: int, now: datetime) -> tuple[str, list]:
+        stand_in = User(pk=user_id)
         parts, params = [], []
         for queue in QUEUES:
-            where = condition(queue.slug, user=stand_in, now=self.NOW)
+            where = condition(queue.slug, user=stand_in, now=now)
             sql, part_params = _count_sql(where, connection)
             parts.append(f"({sql})")
             params.extend(part_params)
-        sql = "SELECT " + ", ".join(parts)
-        slots = [self._slot(connection, value) for value in params]
-        kinds = {kind for kind, _ in slots if kind != "constant"}
-        if kinds != {"user", "now", "soon"}:  # a view stopped using a stand-in
-            raise ImproperlyConfigured(f"The view counts use {sorted(kinds)}.")
+        return "SELECT " + ", ".join(parts), params
+
+    def _compile(self, connection) -> tuple[str, list, list[str]]:
+        compiled = [self._sql(connection, *pair) for pair in self.STAND_INS]
+        (sql, first), (other_sql, second) = compiled
+        kinds = [self._kinds(connection, *pair) for pair in self.STAND_INS]
+        slots = []
+        for a, b in zip(first, second, strict=True):
+            kind = kinds[0].get(a, "constant")
+            if kind != kinds[1].get(b, "constant") or (kind == "constant" and a != b):
+                raise ImproperlyConfigured(
+                    "The console's view counts use a value built from the agent or "
+                    "the instant that is not a stand-in of _CountsStatement."
+                )
+            slots.append((kind, a))
+        used = {kind for kind, _ in slots} - {"constant"}
+        if sql != other_sql or used != {"user", "now", "soon"}:
+            raise ImproperlyConfigured(f"The view counts use {sorted(used)}.")
         return sql, slots, [queue.slug for queue in QUEUES]
 
-    def _slot(self, connection, value) -> tuple[str, object]:
-        adapt = connection.ops.adapt_datetimefield_value
-        if value == self.USER:
-            return "user", None
-        for kind, instant in (("now", self.NOW), ("soon", self.NOW + SOON)):
-            if value in (instant, adapt(instant)):
-                return kind, None
-        return "constant", value
+    def _kinds(self, connection, user_id: int, now: datetime) -> dict:
+        return {
+            user_id: "user",
+            self._instant(now, connection): "now",
+            self._instant(now + SOON, connection): "soon",
+        }
 
     def run(self, *, user_id: int, now: datetime) -> dict[str, int]:
         connection = connections[Ticket.objects.db]
-        if connection.vendor not in self._compiled:
-            self._compiled[connection.vendor] = self._compile(connection)
-        sql, slots, aliases = self._compiled[connection.vendor]
-        adapt = connection.ops.adapt_datetimefield_value
-        real = {"user": user_id, "now": adapt(now), "soon": adapt(now + SOON)}
+        if connection.alias not in self._compiled:
+            self._compiled[connection.alias] = self._compile(connection)
+        sql, slots, aliases = self._compiled[connection.alias]
+        real = {
+            "user": user_id,
+            "now": self._instant(now, connection),
+            "soon": self._instant(now + SOON, connection),
+        }
         params = [value if kind == "constant" else real[kind] for kind, value in slots]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

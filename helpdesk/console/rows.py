@@ -106,7 +106,7 @@ def opened(ticket: Ticket, this_year: int) -> str:
     day = f"{local.day} {local:%b}"
     if local.year != this_year:
         day += f" {local.year}"
-    return f'<span title="{instant(local)}">{day}</span>'
+    return f'<span title="{escape(instant(local))}">{day}</span>'
 
 
 def checkbox(ticket: Ticket) -> str:
@@ -128,7 +128,11 @@ class _Page:
         marker = "2147483647"
         link = add_preserved_filters(
             {"preserved_filters": cl.preserved_filters, "opts": cl.opts},
-            reverse("admin:helpdesk_ticket_change", args=[marker]),
+            reverse(
+                "admin:helpdesk_ticket_change",  # as ChangeList.url_for_result
+                args=[marker],
+                current_app=cl.model_admin.admin_site.name,
+            ),
         )
         self.before, self.after = (escape(part) for part in link.split(marker, 1))
 

@@ -9,6 +9,10 @@ view column with ``resolved_at`` (most common combinations) tell it that nearly
 every waiting, assigned or team-routed ticket is open. The migration analyses the
 table to build them (about a second at 1,000,000 tickets) rather than wait for
 autovacuum to. SQLite has no such statistics.
+
+The index is built in the migration's transaction, not CONCURRENTLY: new tickets
+wait for it (the whole migration took 5 s at 1,000,000 tickets on the bench
+machine).
 """
 
 import importlib

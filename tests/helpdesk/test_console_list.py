@@ -14,16 +14,18 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.admin.templatetags.admin_list import items_for_result
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import Team, TeamMembership
+from accounts.models import Organization, Team, TeamMembership, User
 from helpdesk import escalations, services
 from helpdesk.admin.tickets import TicketAdmin
 from helpdesk.console import paginator as console_paginator
 from helpdesk.console import queues, rows, search, sqlite_fts
 from helpdesk.models import Message, SLOClock, Ticket
+from policies.models import Severity
 from tests.accounts.factories import AgentFactory
 from tests.helpdesk.factories import administrator, file_ticket
 
@@ -208,6 +210,22 @@ def test_the_counts_compiled_once_answer_for_each_agent_and_instant(board, agent
     assert queues.counts(user=agent, now=later)["breached"] == 2
 
 
+def test_counts_refuse_a_view_whose_values_are_not_the_stand_ins(monkeypatch):
+    """A view that filters on a value built from the instant (not the instant
+    itself) would keep the stand-in's value in the once-compiled SQL: refused."""
+    real = queues.condition
+
+    def yesterday_too(slug, *, user, now):
+        if slug == "breached":
+            return real(slug, user=user, now=now - timedelta(days=1))
+        return real(slug, user=user, now=now)
+
+    monkeypatch.setattr(queues, "condition", yesterday_too)
+
+    with pytest.raises(ImproperlyConfigured):
+        queues._CountsStatement()._compile(connection)
+
+
 def test_the_breached_slo_filter_is_the_breached_view(client, board):
     assert shown(client.get(URL, {"slo": "breached"})) == [board["breached"].reference]
 
@@ -329,6 +347,13 @@ def test_too_many_matches_to_rank_keep_the_urgency_order(client, board, monkeypa
     assert "3 tickets, best matches first" in ranked.content.decode()
     assert shown(unranked) == [board["breached"].reference]
     assert "more than 2 tickets, most urgent first" in unranked.content.decode()
+    # With a view too: the view's matches (three, too many), most urgent first.
+    Ticket.objects.filter(pk=board["escalated"].pk).update(summary="Quokka")
+    Ticket.objects.filter(pk=board["mine"].pk).update(assignee=None)
+    in_view = client.get(URL, {"q": "quokka", "view": "mine"})
+    assert shown(in_view) == [board["breached"].reference]
+    assert "more than 2 tickets, most urgent first" in in_view.content.decode()
+    assert board["mine"].reference not in in_view.content.decode()
 
 
 @pytest.mark.skipif(
@@ -547,22 +572,31 @@ def _the_admins_rows(cl) -> list[str]:
     ]
 
 
+HOSTILE = "<script>alert(1)</script> & \"quotes\" 'too'"
+
+
 def test_the_rows_are_the_admins_markup_built_at_once(client, board, agent):
     """helpdesk.console.rows builds each row as one string; it must read exactly as
     the admin's own renderer would print it, escaping included."""
-    Ticket.objects.filter(pk=board["waiting"].pk).update(
-        summary="<img src=x onerror=\"alert(1)\"> & 'quotes'"
+    waiting = board["waiting"]
+    Ticket.objects.filter(pk=waiting.pk).update(summary=f"{HOSTILE} summary")
+    Organization.objects.filter(pk=waiting.organization_id).update(
+        name=f"{HOSTILE} org"
     )
-    for query in ({}, {"view": "mine"}, {"q": "checkout"}, {"o": "-7"}):
-        cl = client.get(URL, query).context["cl"]
-        assert cl.result_list
-        assert rows.render(cl) == _the_admins_rows(cl)
-    page = client.get(URL, {"view": "waiting"}).content.decode()
-    assert "<img src=x" not in page
-    assert (
-        "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; &#x27;quotes&#x27;"
-        in page
-    )
+    Severity.objects.filter(pk=waiting.severity_id).update(name=f"{HOSTILE} severity")
+    User.objects.filter(pk=agent.pk).update(full_name=f"{HOSTILE} agent")
+    # One instant for the page and for the admin's cells ("5h 00m left").
+    with time_machine.travel(timezone.now(), tick=False):
+        for query in ({}, {"view": "mine"}, {"q": "checkout"}, {"o": "-7"}):
+            cl = client.get(URL, query).context["cl"]
+            assert cl.result_list
+            assert rows.render(cl) == _the_admins_rows(cl)
+        page = client.get(URL, {"view": "waiting"}).content.decode()
+
+    assert "<script>alert(1)" not in page
+    shown = html.escape(HOSTILE)
+    for where in ("summary", "org", "severity", "agent"):
+        assert f"{shown} {where}" in page, where
     # The link back to the ticket keeps the list's filters.
     assert "/change/?_changelist_filters=view%3Dwaiting" in page
 

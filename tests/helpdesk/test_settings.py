@@ -205,6 +205,7 @@ def _database_options(tmp_path, **variables: str) -> str:
     [
         ({}, "-c max_parallel_workers_per_gather=0"),
         ({"DATABASE_PARALLEL_WORKERS": "2"}, "-c max_parallel_workers_per_gather=2"),
+        ({"DATABASE_PARALLEL_WORKERS": ""}, "None"),  # the server's own setting
         # The URL's own options win.
         (
             {"DATABASE_PARALLEL_WORKERS": "2", "DATABASE_URL_OPTIONS": "=4"},
