@@ -177,10 +177,7 @@ class SLOStateFilter(admin.SimpleListFilter):
         return queryset.filter(urgency.OPEN, Exists(clocks))
 
 
-_instant = rows.instant
-
-
-# The ticket's own instants, read-only on its page: shown by _instant, zone named.
+# The ticket's own instants, read-only on its page: shown by rows.instant, zone named.
 _INSTANT_FIELDS = (
     "first_response_due_at",
     "resolution_due_at",
@@ -208,7 +205,7 @@ def _instants_shown(fields: list) -> list:
 def _instant_display(name: str):
     @admin.display(description=Ticket._meta.get_field(name).verbose_name)
     def shown(model_admin, ticket: Ticket) -> str:
-        return _instant(getattr(ticket, name))
+        return rows.instant(getattr(ticket, name))
 
     return shown
 

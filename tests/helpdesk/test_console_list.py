@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -25,6 +26,7 @@ from helpdesk.admin.tickets import TicketAdmin
 from helpdesk.console import paginator as console_paginator
 from helpdesk.console import queues, rows, search, sqlite_fts
 from helpdesk.models import Message, SLOClock, Ticket
+from helpdesk.templatetags.instants import instant_text
 from policies.models import Severity
 from tests.accounts.factories import AgentFactory
 from tests.helpdesk.factories import administrator, file_ticket
@@ -610,3 +612,22 @@ def test_a_view_only_agent_gets_the_rows_without_checkboxes(client, board):
     assert "action_checkbox" not in cl.list_display
     assert rows.render(cl) == _the_admins_rows(cl)
     assert 'class="action-select"' not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "America/Los_Angeles", "Asia/Kolkata", "Europe/London"]
+)
+def test_the_lists_instants_read_as_every_other_instant(zone):
+    """rows.instant is instant_text without Django's localised date format (the
+    list shows three a row): the two must read the same, DST included."""
+    instants = [
+        datetime(2026, 3, 8, 9, 59, tzinfo=UTC),  # US clocks go forward at 10:00
+        datetime(2026, 3, 29, 1, 0, tzinfo=UTC),  # UK clocks go forward
+        datetime(2026, 11, 1, 8, 30, tzinfo=UTC),  # US clocks go back
+        datetime(2027, 1, 5, 23, 5, tzinfo=UTC),
+        datetime(2026, 7, 4, 12, 0),  # naive: shown as it is
+        None,
+    ]
+    with timezone.override(ZoneInfo(zone)):
+        for at in instants:
+            assert rows.instant(at) == instant_text(at), at

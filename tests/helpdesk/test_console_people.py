@@ -80,7 +80,7 @@ def test_the_list_names_the_agents_zone(client, filed):
 
     page = client.get(reverse("admin:helpdesk_ticket_changelist"))
 
-    assert "27 Nov 2026 22:10 PST" in page.content.decode()  # the "opened" tooltip
+    assert "27 Nov 2026, 22:10 PST" in page.content.decode()  # the "opened" tooltip
 
 
 def test_the_history_shows_labels_and_values_in_the_agents_zone(client, filed):
@@ -292,7 +292,7 @@ def test_the_ticket_pages_own_instants_name_the_zone(client, filed):
     text = page.content.decode()
     assert "Created at:" in text
     # The read-only "created at" and the first response due, both in Pacific.
-    assert '<div class="readonly">27 Nov 2026 22:10 PST</div>' in text
+    assert '<div class="readonly">27 Nov 2026, 22:10 PST</div>' in text
     due = filed.first_response_due_at.astimezone(ZoneInfo("America/Los_Angeles"))
     assert f"{due:%H:%M} PST" in text
     # The side panel's clocks too, zone named.
