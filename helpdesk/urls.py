@@ -6,13 +6,7 @@ from django.views.generic import RedirectView
 
 from accounts import timezones
 from helpdesk import errors, views
-from helpdesk.forms import ConsoleAuthenticationForm
 from helpdesk.trust import views as trust_views
-
-admin.site.site_header = "Helpdesk agent console"
-admin.site.site_title = "Helpdesk"
-admin.site.index_title = "Agent console"
-admin.site.login_form = ConsoleAuthenticationForm
 
 urlpatterns = [
     # The trust site's front page (helpdesk/trust): status, KB search, releases.

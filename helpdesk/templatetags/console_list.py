@@ -1,10 +1,12 @@
-"""``{% console_result_list cl %}``: the ticket list's table, the admin's own
-headers over rows built by ``helpdesk.console.rows`` (one string each)."""
+"""The console's lists built in Python: ``{% console_result_list cl %}``, the ticket
+list's table (the admin's own headers over rows built by ``helpdesk.console.rows``,
+one string each), and ``{% timeline_entries timeline %}``, the ticket page's
+conversation (``helpdesk.console.timeline_html``)."""
 
 from django import template
 from django.contrib.admin.templatetags.admin_list import result_headers, result_list
 
-from helpdesk.console import rows
+from helpdesk.console import rows, timeline_html
 
 register = template.Library()
 
@@ -21,3 +23,12 @@ def console_result_list(cl):
         "num_sorted_fields": sum(1 for h in headers if h["sortable"] and h["sorted"]),
         "rows": built,
     }
+
+
+@register.simple_tag(takes_context=True)
+def timeline_entries(context, entries):
+    """The ticket page's timeline, built by ``helpdesk.console.timeline_html``."""
+    user = context["request"].user
+    return timeline_html.render(
+        entries, may_download=user.has_perm("helpdesk.view_attachment")
+    )
