@@ -517,14 +517,16 @@ class TicketAdmin(HistoryAdmin):
 
     def get_object(self, request, object_id, from_field=None):
         """The ticket of the change page with everything it shows of it, read once
-        per request (change_view reads it for its context, and the admin again)."""
+        per request (change_view reads it for its context, and the admin again).
+
+        From ``ticket_page.page_tickets``, built once per process, rather than
+        ``get_queryset``, which narrows nothing here (every agent who may view
+        tickets sees every ticket) and would be built and resolved on each request;
+        its clocks come with their events (``ticket_page.clocks_with_events``)."""
         cache = request.__dict__.setdefault("_console_tickets", {})
         key = (object_id, from_field)
         if key not in cache:
-            # Its clocks come with their events (ticket_page.clocks_with_events).
-            queryset = ticket_page.ticket_queryset(
-                self.get_queryset(request).prefetch_related(None)
-            )
+            queryset = ticket_page.page_tickets()
             opts = self.model._meta
             field = opts.pk if from_field is None else opts.get_field(from_field)
             try:

@@ -13,6 +13,11 @@ the conversation or of the tables (issue 12 §4: at most 12 for the whole page).
 - The conversation (in ``helpdesk.timeline``): messages with their authors, the
   authors' roles and their attachments in one query; the ticket's history in one.
 
+The querysets of the ticket and its clocks are built once per process
+(``page_tickets``, ``_clock_rows``) and narrowed per request: building and resolving
+the sub-selects cost more than running them. Narrowing copies a queryset, sharing
+the resolved sub-selects, as any queryset derived from another does.
+
 Short lists that belong to one row (a message's files, an author's roles, a plan's
 severities, an escalation) come back as JSON in a column of that row, so that each
 costs no query of its own: SQLite's ``json_group_array``/``json_object``,
@@ -21,6 +26,7 @@ PostgreSQL's ``jsonb_agg``/``jsonb_build_object``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -158,6 +164,14 @@ def ticket_queryset(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
     )
 
 
+@functools.cache
+def page_tickets() -> QuerySet[Ticket]:
+    """Every ticket as the page reads it (``ticket_queryset``), built once per
+    process; ``.get()`` one (a copy) and pass it to ``prepare``. The console shows
+    every ticket to every agent who may view tickets."""
+    return ticket_queryset(Ticket.objects.all())
+
+
 def prepare(ticket: Ticket) -> Ticket:
     """Give ``ticket`` (read by ``ticket_queryset``) its team, product and
     "workaround provided by" from the names read with it, so that showing them
@@ -270,16 +284,20 @@ _EVENT_COLUMNS = {
 }
 
 
-def clocks_with_events(ticket: Ticket) -> list[ClockPage]:
-    """The ticket's clocks with their calendars and events, oldest event first."""
-    rows = (
-        SLOClock.objects.filter(ticket=ticket)
-        .select_related("calendar")
+@functools.cache
+def _clock_rows() -> QuerySet[SLOClock]:
+    """Clocks with their calendars, one row per event (built once per process)."""
+    return (
+        SLOClock.objects.select_related("calendar")
         .annotate(**_EVENT_COLUMNS)
         .order_by("metric", "pk", "events__at", "events__pk")
     )
+
+
+def clocks_with_events(ticket: Ticket) -> list[ClockPage]:
+    """The ticket's clocks with their calendars and events, oldest event first."""
     pages: dict[int, ClockPage] = {}
-    for row in rows:
+    for row in _clock_rows().filter(ticket=ticket):
         page = pages.setdefault(row.pk, ClockPage(row))
         if row.event_kind is None:  # a clock with no event yet
             continue

@@ -233,3 +233,35 @@ def test_team_product_and_workaround_cost_no_query_of_their_own(client, agent):
     assert "Production support" in routing
     assert "Login widget" in routing
     assert "by Erin Engineer" in html
+
+
+def test_the_querysets_built_once_read_only_the_ticket_asked_for(client, agent):
+    """The ticket, its clocks and its messages come from querysets built once per
+    process (ticket_page.page_tickets …) and narrowed per page: each page shows its
+    own ticket, a change shows at once, and the shared querysets are never read
+    whole."""
+    from helpdesk import timeline
+    from helpdesk.console import ticket_page
+
+    first = file("janrain-platinum", 3, summary="First ticket's summary")
+    second = file("jumpcloud", 2, summary="Second ticket's summary")
+    services.post_reply(second, author=agent, body="Only on the second.")
+
+    one, two = page_of(client, first), page_of(client, second)
+    services.post_reply(first, author=agent, body="Now on the first too.")
+    again = page_of(client, first)
+
+    assert one.context["original"].pk == first.pk
+    assert two.context["original"].pk == second.pk
+    assert "Only on the second." in two.content.decode()
+    assert "Only on the second." not in one.content.decode()
+    assert "Now on the first too." in again.content.decode()
+    assert [clock.ticket_id for clock, _ in two.context["clock_views"]] == [
+        second.pk
+    ] * len(two.context["clock_views"])
+    for shared in (
+        ticket_page.page_tickets(),
+        ticket_page._clock_rows(),
+        timeline._message_rows(),
+    ):
+        assert shared._result_cache is None
