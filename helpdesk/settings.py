@@ -452,7 +452,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # login throttling (django-axes)
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.ModelBackend",  # Django's, permissions in one query
 ]
 # Five wrong passwords for one e-mail address from one address lock that pair out
 # for 15 minutes, and so do twenty from one address whatever the e-mail (one password
