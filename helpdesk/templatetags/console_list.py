@@ -1,12 +1,13 @@
 """The console's lists built in Python: ``{% console_result_list cl %}``, the ticket
 list's table (the admin's own headers over rows built by ``helpdesk.console.rows``,
-one string each), and ``{% timeline_entries timeline %}``, the ticket page's
-conversation (``helpdesk.console.timeline_html``)."""
+one string each); on the ticket page ``{% timeline_entries timeline %}``, the
+conversation (``helpdesk.console.timeline_html``), and ``{% console_fieldsets
+adminform %}``, the form's fieldsets (``helpdesk.console.fieldsets``)."""
 
 from django import template
 from django.contrib.admin.templatetags.admin_list import result_headers, result_list
 
-from helpdesk.console import rows, timeline_html
+from helpdesk.console import fieldsets, rows, timeline_html
 
 register = template.Library()
 
@@ -32,3 +33,9 @@ def timeline_entries(context, entries):
     return timeline_html.render(
         entries, may_download=user.has_perm("helpdesk.view_attachment")
     )
+
+
+@register.simple_tag
+def console_fieldsets(adminform):
+    """The change form's fieldsets, built by ``helpdesk.console.fieldsets``."""
+    return fieldsets.render(adminform)

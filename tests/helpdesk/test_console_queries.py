@@ -24,9 +24,10 @@ URL = "/admin/helpdesk/ticket/"
 SLO_COLUMN = ["action_checkbox", *TicketAdmin.list_display].index("slo_cell")
 
 # Every list view, and what it costs: the session, the user, the two-factor check,
-# the permissions (one, accounts.backends), the one-click views' counts, the page's rows, their clocks,
-# the filters' choices and the paginator's count or estimate; a search that is not a
-# reference first looks for the organisations it names (helpdesk.console.search).
+# the permissions (one: accounts.backends), the one-click views' counts, the page's
+# rows, their clocks, the filters' choices and the paginator's count or estimate; a
+# search that is not a reference first looks for the organisations it names
+# (helpdesk.console.search).
 LIST_PAGES = {
     "default": ({}, 9),
     **{f"view {q.slug}": ({"view": q.slug}, 9) for q in queues.QUEUES},
