@@ -176,31 +176,31 @@ def _changes(ticket: Ticket) -> list[Entry]:
         "history_user__email",
         "assignee__full_name",
         "assignee__email",
+        named=True,
     )
     entries = []
     for before, after in pairwise(records):
-        status, assignee_id, tam_routed, at, *who, assignee_name, assignee_email = after
         said = []
-        if before[0] != status:
+        if before.status != after.status:
             said.append(
-                f"Status: {Ticket.Status(before[0]).label} → "
-                f"{Ticket.Status(status).label}"
+                f"Status: {Ticket.Status(before.status).label} → "
+                f"{Ticket.Status(after.status).label}"
             )
-        if before[1] != assignee_id:
+        if before.assignee_id != after.assignee_id:
+            to = _name(after.assignee__full_name, after.assignee__email)
+            said.append(f"Assigned to {to}" if after.assignee_id else "Unassigned")
+        if before.is_tam_routed != after.is_tam_routed:
             said.append(
-                f"Assigned to {_name(assignee_name, assignee_email)}"
-                if assignee_id
-                else "Unassigned"
+                "Routed to the TAM" if after.is_tam_routed else "No longer TAM-routed"
             )
-        if before[2] != tam_routed:
-            said.append("Routed to the TAM" if tam_routed else "No longer TAM-routed")
         if said:
+            who = _name(after.history_user__full_name, after.history_user__email)
             entries.append(
                 Entry(
-                    at=at,
+                    at=after.history_date,
                     kind="status",
                     label="Change",
-                    who=_name(*who) or "the system",
+                    who=who or "the system",
                     role="",
                     body="; ".join(said),
                 )

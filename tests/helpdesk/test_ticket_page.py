@@ -265,3 +265,17 @@ def test_the_querysets_built_once_read_only_the_ticket_asked_for(client, agent):
         timeline._message_rows(),
     ):
         assert shared._result_cache is None
+
+
+def test_the_admins_queryset_narrows_nothing_the_page_reads_past(rf, agent):
+    """The page reads its ticket from ticket_page.page_tickets, not the admin's
+    get_queryset: were the console ever to narrow the tickets an agent sees, the
+    page would have to narrow them too."""
+    from django.contrib import admin
+
+    request = rf.get("/admin/helpdesk/ticket/")
+    request.user = agent
+
+    queryset = admin.site._registry[Ticket].get_queryset(request)
+
+    assert not queryset.query.where
