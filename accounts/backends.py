@@ -2,11 +2,14 @@
 
 ``ModelBackend`` reads the permissions given to the user and those of their roles
 (groups) in two queries, on every page of the console (each checks what the agent
-may do). Here they are one: the union of the two.
+may do). Here they are one: the union of the two. Django's backend stays listed
+after this one for the sessions signed in through it (settings); it finds the
+permissions this one read in the cache both use.
 """
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import backends
 from django.contrib.auth.models import Permission
 
@@ -24,6 +27,9 @@ class ModelBackend(backends.ModelBackend):
                 )
             user_obj._perm_cache = {f"{app}.{codename}" for app, codename in rows}
         return user_obj._perm_cache
+
+    async def aget_all_permissions(self, user_obj, obj=None):
+        return await sync_to_async(self.get_all_permissions)(user_obj, obj)
 
 
 def _names(permissions):

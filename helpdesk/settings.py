@@ -453,6 +453,11 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # login throttling (django-axes)
     "accounts.backends.ModelBackend",  # Django's, permissions in one query
+    # Sessions signed in before accounts.backends name Django's own; without it here
+    # they would be signed out. It reads no permission of its own (the one above
+    # fills the cache both share). Remove after the absolute session time-out has
+    # passed since 2026-11-28 (HELPDESK_SESSION_MAX_HOURS, below).
+    "django.contrib.auth.backends.ModelBackend",
 ]
 # Five wrong passwords for one e-mail address from one address lock that pair out
 # for 15 minutes, and so do twenty from one address whatever the e-mail (one password

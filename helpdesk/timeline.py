@@ -5,12 +5,11 @@ and SLO clock events, each with who, when and in what role.
 Two queries whatever the length of the conversation: the messages with their
 authors, the authors' roles and their attachments; the ticket's history. The ticket
 (with the files filed with it) and its clocks with their events are read once for the
-whole page (``helpdesk.admin.ticket_page``) and passed in.
+whole page (``helpdesk.console.ticket_page``) and passed in.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -18,6 +17,7 @@ from itertools import pairwise
 from django.db.models import OuterRef, QuerySet
 
 from helpdesk.console import ticket_page
+from helpdesk.console.per_thread import per_thread
 from helpdesk.console.ticket_page import ClockPage
 from helpdesk.models import Attachment, Message, SLOClock, SLOEvent, Ticket
 from helpdesk.templatetags.instants import instant_text
@@ -110,10 +110,10 @@ def _filing(ticket: Ticket) -> Entry:
     )
 
 
-@functools.cache
+@per_thread
 def _message_rows() -> QuerySet[Message]:
     """Messages as plain rows with their authors' names and roles and their files,
-    built once per process (like ``ticket_page.page_tickets``): 50 messages read as
+    built once per thread (like ``ticket_page.page_tickets``): 50 messages read as
     model instances cost more than the query that read them."""
     return Message.objects.annotate(
         files=ticket_page.files_of(Attachment.objects.filter(message=OuterRef("pk"))),
@@ -187,8 +187,13 @@ def _changes(ticket: Ticket) -> list[Entry]:
                 f"{Ticket.Status(after.status).label}"
             )
         if before.assignee_id != after.assignee_id:
+            # A person since deleted is no longer there to name.
             to = _name(after.assignee__full_name, after.assignee__email)
-            said.append(f"Assigned to {to}" if after.assignee_id else "Unassigned")
+            said.append(
+                f"Assigned to {to or 'a deleted user'}"
+                if after.assignee_id
+                else "Unassigned"
+            )
         if before.is_tam_routed != after.is_tam_routed:
             said.append(
                 "Routed to the TAM" if after.is_tam_routed else "No longer TAM-routed"

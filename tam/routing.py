@@ -12,12 +12,11 @@ The hooks, called by ``helpdesk`` when a ticket is filed or its clocks are compu
 
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -166,10 +165,18 @@ def _hours_remain(contract: TAMContract, on: date) -> bool:
     return bucket is not None and used_minutes(bucket) < bucket.allowance_minutes
 
 
-@functools.cache
-def _buckets_with_use() -> QuerySet[HourBucket]:
-    """Hour buckets with their in-scope minutes summed beside them, built once per
-    process (narrowed per call, which copies it): the ticket page shows it."""
+def minutes_left(organization: Organization, on: date) -> int | None:
+    """Return the in-scope TAM minutes left in the month covering ``on`` (negative
+    once best effort), or None when no contract covers that day.
+
+    One query (the ticket page shows it): the month's bucket of the contract
+    ``contract_on`` would choose, with its in-scope minutes summed beside it."""
+    contract = (
+        TAMContract.objects.covering(on)
+        .filter(organization=organization)
+        .order_by("-starts_on")
+        .values("pk")[:1]
+    )
     used = (
         TimeEntry.objects.filter(bucket=OuterRef("pk"), activity__in=IN_SCOPE)
         .order_by()
@@ -177,24 +184,11 @@ def _buckets_with_use() -> QuerySet[HourBucket]:
         .annotate(total=Sum("minutes"))
         .values("total")
     )
-    return HourBucket.objects.annotate(used=Coalesce(Subquery(used), 0))
-
-
-def minutes_left(organization: Organization, on: date) -> int | None:
-    """Return the in-scope TAM minutes left in the month covering ``on`` (negative
-    once best effort), or None when no contract covers that day.
-
-    One query: the month's bucket of the contract ``contract_on`` would choose,
-    with its in-scope minutes summed beside it."""
-    contract = (
-        TAMContract.objects.covering(on)
-        .filter(organization=organization)
-        .order_by("-starts_on")
-        .values("pk")[:1]
-    )
     bucket = (
-        _buckets_with_use()
-        .filter(contract=Subquery(contract), starts_on__lte=on, ends_on__gte=on)
+        HourBucket.objects.filter(
+            contract=Subquery(contract), starts_on__lte=on, ends_on__gte=on
+        )
+        .annotate(used=Coalesce(Subquery(used), 0))
         .first()
     )
     if bucket is None:

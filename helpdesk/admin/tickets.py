@@ -519,7 +519,7 @@ class TicketAdmin(HistoryAdmin):
         """The ticket of the change page with everything it shows of it, read once
         per request (change_view reads it for its context, and the admin again).
 
-        From ``ticket_page.page_tickets``, built once per process, rather than
+        From ``ticket_page.page_tickets``, built once per thread, rather than
         ``get_queryset``, which narrows nothing here (every agent who may view
         tickets sees every ticket) and would be built and resolved on each request;
         its clocks come with their events (``ticket_page.clocks_with_events``)."""

@@ -5,15 +5,15 @@ The admin draws each fieldset through ``admin/includes/fieldset.html``, a dozen
 the widgets themselves. Here the same markup is built in Python from the same
 objects (``django.contrib.admin.helpers``): the widgets, labels, errors and
 read-only values are still the admin's and the form's own, only the frame around
-them is built here, with every name and class escaped. A test compares it with the
-admin's template, with errors and read-only fields.
+them is built here, with every name and class escaped as the template escapes them
+(``conditional_escape``: text already marked safe is kept). A test compares it with
+the admin's template, with errors and read-only fields.
 """
 
 from __future__ import annotations
 
-from html import escape
-
 from django.contrib.admin.helpers import AdminForm, Fieldline
+from django.utils.html import conditional_escape as escape
 from django.utils.safestring import SafeString, mark_safe
 
 
@@ -33,7 +33,7 @@ def _field(field, single: bool) -> str:
     if not single:
         classes += " fieldBox"
         if name:
-            classes += f" field-{escape(str(name))}"
+            classes += f" field-{escape(name)}"
         if not field.is_readonly and errors:
             classes += " errors"
         if _get(field, "is_hidden"):
@@ -52,7 +52,7 @@ def _field(field, single: bool) -> str:
     if help_text := _get(field, "help_text"):
         hidden = " hidden" if _get(field, "is_hidden") else ""
         label_id = _get(field, "id_for_label")
-        attr = f' id="{escape(str(label_id))}_helptext"' if label_id else ""
+        attr = f' id="{escape(label_id)}_helptext"' if label_id else ""
         parts.append(f'<div class="help{hidden}"{attr}><div>{help_text}</div></div>')
     parts.append("</div>")
     return "".join(parts)
@@ -69,7 +69,7 @@ def _line(line: Fieldline) -> str:
         classes += " hidden"
     for field in fields:
         if name := _get(field, "name"):
-            classes += f" field-{escape(str(name))}"
+            classes += f" field-{escape(name)}"
     inner = "".join(_field(field, single) for field in fields)
     if single:
         return f'<div class="{classes}">{errors}{inner}</div>'
@@ -88,8 +88,7 @@ def render(adminform: AdminForm) -> SafeString:
         heading_id = f"fieldset-0-{n}-heading"
         labelled = f' aria-labelledby="{heading_id}"' if fieldset.name else ""
         parts = [
-            f'<fieldset class="module aligned {escape(str(fieldset.classes))}"'
-            f"{labelled}>"
+            f'<fieldset class="module aligned {escape(fieldset.classes)}"{labelled}>'
         ]
         collapsible = bool(fieldset.name) and fieldset.is_collapsible
         if fieldset.name:
@@ -97,7 +96,7 @@ def render(adminform: AdminForm) -> SafeString:
                 parts.append("<details><summary>")
             parts.append(
                 f'<h2 id="{heading_id}" class="fieldset-heading">'
-                f"{escape(str(fieldset.name))}</h2>"
+                f"{escape(fieldset.name)}</h2>"
             )
             if collapsible:
                 parts.append("</summary>")

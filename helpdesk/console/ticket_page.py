@@ -13,10 +13,9 @@ the conversation or of the tables (issue 12 §4: at most 12 for the whole page).
 - The conversation (in ``helpdesk.timeline``): messages with their authors, the
   authors' roles and their attachments in one query; the ticket's history in one.
 
-The querysets of the ticket and its clocks are built once per process
-(``page_tickets``, ``_clock_rows``) and narrowed per request: building and resolving
-the sub-selects cost more than running them. Narrowing copies a queryset, sharing
-the resolved sub-selects, as any queryset derived from another does.
+The querysets of the ticket and its clocks are built once per thread
+(``page_tickets``, ``_clock_rows``; ``helpdesk.console.per_thread``) and narrowed
+per request: building and resolving the sub-selects cost more than running them.
 
 Short lists that belong to one row (a message's files, an author's roles, a plan's
 severities, an escalation) come back as JSON in a column of that row, so that each
@@ -26,7 +25,6 @@ PostgreSQL's ``jsonb_agg``/``jsonb_build_object``.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -45,6 +43,7 @@ from django.db.models.functions import Coalesce, JSONObject, NullIf
 
 from accounts.models import Team, User
 from helpdesk import escalations
+from helpdesk.console.per_thread import per_thread
 from helpdesk.mail.models import InboundMessage
 from helpdesk.models import Attachment, Escalation, SLOClock, SLOEvent, Ticket
 from policies.models import CatalogueEntry, Severity
@@ -130,20 +129,27 @@ def ticket_queryset(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
     """``queryset`` reading everything the ticket page shows of the ticket; pass
     the ticket it gives to ``prepare``."""
     return queryset.select_related(*CHANGE_PAGE_RELATED).annotate(
-        team_name=Subquery(Team.objects.filter(pk=OuterRef("team")).values("name")),
+        # Single rows by key: no ordering (the models' own would join for nothing).
+        team_name=Subquery(
+            Team.objects.filter(pk=OuterRef("team")).order_by().values("name")
+        ),
         product_name=Subquery(
-            CatalogueEntry.objects.filter(pk=OuterRef("product")).values("name")
+            CatalogueEntry.objects.filter(pk=OuterRef("product"))
+            .order_by()
+            .values("name")
         ),
         workaround_by=Subquery(
-            User.objects.filter(pk=OuterRef("workaround_provided_by")).values(
-                name=name_of()
-            )
+            User.objects.filter(pk=OuterRef("workaround_provided_by"))
+            .order_by()
+            .values(name=name_of())
         ),
         open_escalation_json=Subquery(
             # At most one is open (a unique constraint).
             Escalation.objects.filter(
                 ticket=OuterRef("pk"), de_escalated_at__isnull=True
-            ).values(json=_escalation_json())[:1]
+            )
+            .order_by()
+            .values(json=_escalation_json())[:1]
         ),
         filed_by_email_id=Subquery(
             InboundMessage.objects.filter(
@@ -164,10 +170,10 @@ def ticket_queryset(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
     )
 
 
-@functools.cache
+@per_thread
 def page_tickets() -> QuerySet[Ticket]:
     """Every ticket as the page reads it (``ticket_queryset``), built once per
-    process; ``.get()`` one (a copy) and pass it to ``prepare``. The console shows
+    thread; ``.get()`` one (a copy) and pass it to ``prepare``. The console shows
     every ticket to every agent who may view tickets."""
     return ticket_queryset(Ticket.objects.all())
 
@@ -284,9 +290,9 @@ _EVENT_COLUMNS = {
 }
 
 
-@functools.cache
+@per_thread
 def _clock_rows() -> QuerySet[SLOClock]:
-    """Clocks with their calendars, one row per event (built once per process)."""
+    """Clocks with their calendars, one row per event (built once per thread)."""
     return (
         SLOClock.objects.select_related("calendar")
         .annotate(**_EVENT_COLUMNS)

@@ -79,6 +79,7 @@ def render(entries: list[Entry], *, may_download: bool) -> SafeString:
     linked."""
     if not entries:
         return mark_safe('<li class="entry">No messages yet.</li>')
-    files = _Link("admin:helpdesk_attachment_download") if may_download else None
-    emails = _Link("admin:helpdesk_inboundmessage_original") if may_download else None
+    links = may_download and any(e.attachments or e.original_email_id for e in entries)
+    files = _Link("admin:helpdesk_attachment_download") if links else None
+    emails = _Link("admin:helpdesk_inboundmessage_original") if links else None
     return mark_safe("\n".join(_entry(entry, files, emails) for entry in entries))

@@ -5,10 +5,15 @@ change page and the filing page, with errors, read-only fields and checkboxes.""
 import re
 
 import pytest
+from django.contrib import admin
+from django.contrib.admin.helpers import AdminForm
+from django.forms import modelform_factory
 from django.template.loader import get_template
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 
 from accounts import roles
+from accounts.models import Team
 from helpdesk.console import fieldsets
 from tests.accounts.factories import AgentFactory
 from tests.admin_forms import change_form_data
@@ -108,3 +113,32 @@ def test_filing_on_behalf_and_its_errors(client):
     assert_the_admins_markup(page)
     assert refused.context["adminform"].form.errors
     assert_the_admins_markup(refused)
+
+
+def test_collapsed_described_and_safe_named_fieldsets():
+    """Branches the ticket page does not use: a collapsed fieldset (open when it
+    holds an error), a description, a name already marked safe."""
+    form = modelform_factory(Team, fields=["slug", "name", "kind"])(
+        data={"slug": "", "name": "Ops & <b>night</b>", "kind": "nope"}
+    )
+    form.is_valid()
+    adminform = AdminForm(
+        form,
+        [
+            (
+                mark_safe("<em>Who</em> &amp; what"),
+                {"fields": ["name"], "classes": ["collapse"], "description": "<b>"},
+            ),
+            ("Keys & kinds", {"fields": [("slug", "kind")], "classes": ["collapse"]}),
+            (None, {"fields": ["name"]}),
+        ],
+        {},
+        model_admin=admin.site._registry[Team],
+    )
+
+    built = fieldsets.render(adminform)
+
+    assert tags_only(built) == tags_only(the_admins(adminform))
+    assert "<details><summary>" in built  # the fieldset without an error
+    assert "<em>Who</em> &amp; what" in built
+    assert "Keys &amp; kinds" in built

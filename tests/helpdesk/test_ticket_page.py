@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -14,7 +15,8 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import Team
-from helpdesk import alerts, clock_display, escalations, services, severity
+from helpdesk import alerts, clock_display, escalations, services, severity, timeline
+from helpdesk.console import ticket_page
 from helpdesk.models import SLOClock, Ticket
 from policies.models import CatalogueEntry
 from tests.accounts.factories import AgentFactory
@@ -240,9 +242,6 @@ def test_the_querysets_built_once_read_only_the_ticket_asked_for(client, agent):
     process (ticket_page.page_tickets …) and narrowed per page: each page shows its
     own ticket, a change shows at once, and the shared querysets are never read
     whole."""
-    from helpdesk import timeline
-    from helpdesk.console import ticket_page
-
     first = file("janrain-platinum", 3, summary="First ticket's summary")
     second = file("jumpcloud", 2, summary="Second ticket's summary")
     services.post_reply(second, author=agent, body="Only on the second.")
@@ -267,14 +266,13 @@ def test_the_querysets_built_once_read_only_the_ticket_asked_for(client, agent):
         assert shared._result_cache is None
 
 
-def test_the_admins_queryset_narrows_nothing_the_page_reads_past(rf, agent):
+@pytest.mark.parametrize("role", roles.AGENT_ROLES)
+def test_the_admins_queryset_narrows_nothing_the_page_reads_past(rf, role):
     """The page reads its ticket from ticket_page.page_tickets, not the admin's
     get_queryset: were the console ever to narrow the tickets an agent sees, the
     page would have to narrow them too."""
-    from django.contrib import admin
-
     request = rf.get("/admin/helpdesk/ticket/")
-    request.user = agent
+    request.user = AgentFactory(role=role)
 
     queryset = admin.site._registry[Ticket].get_queryset(request)
 

@@ -148,3 +148,19 @@ def test_changes_name_who_made_them_and_the_people_assigned(client):
         "public",
     )
     assert "On it.<br>Second line." in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_assignee_since_deleted_is_said_to_be(client):
+    agent = AgentFactory(role=roles.SUPPORT_ENGINEER, full_name="Erin Engineer")
+    gone = AgentFactory(role=roles.SUPPORT_ENGINEER, full_name="Gone Soon")
+    ticket = file_ticket()
+    services.assign_ticket(ticket, gone, actor=agent)
+    services.assign_ticket(ticket, agent, actor=agent)
+    gone.delete()
+    client.force_login(agent)
+
+    page = client.get(reverse("admin:helpdesk_ticket_change", args=[ticket.pk]))
+
+    changes = [e.body for e in page.context["timeline"] if e.kind == "status"]
+    assert changes[:2] == ["Assigned to a deleted user", "Assigned to Erin Engineer"]
