@@ -36,7 +36,8 @@ roll-ups), as the baseline; the summary prints the ratio. After a load the
 roll-ups are rebuilt from the clocks (COPY bypasses the code that keeps them), and
 the time it takes is printed.
 
-Goals (PostgreSQL, 1,000,000 tickets): every list view and search under 100 ms,
+Goals (PostgreSQL, 1,000,000 tickets): every list view and search under 100 ms
+(every list page above: each view, filter, search, sort and page 2),
 the ticket page under 60 ms, the attainment page under 200 ms, at most 12 queries
 on any page, the same number at 10,000 as at 1,000,000; on SQLite at 100,000
 tickets, every list under 200 ms. It exits 0 whatever the
@@ -924,14 +925,14 @@ def pages(world: World) -> list[dict]:
     number = str(int(middle.split("-")[1]))
     listed = [
         ("default list", {}, {}, True),
-        ("page 2", {"p": 2}, {"p": 2}, False),
+        ("page 2", {"p": 2}, {"p": 2}, True),
         *(
             (f"view: {slug}", {"view": slug}, {"view": slug}, True)
             for slug in [q.slug for q in queues.QUEUES]
         ),
         ('"breached" (SLO filter)', {"slo": "breached"}, {"view": "breached"}, True),
         *(
-            (f"SLO filter: {state}", {"slo": state}, None, False)
+            (f"SLO filter: {state}", {"slo": state}, None, True)
             for state in ("at_risk", "on_track", "paused", "met", "best_effort")
         ),
         ("search: reference HD-", {"q": middle}, {"q": middle}, True),
@@ -943,13 +944,13 @@ def pages(world: World) -> list[dict]:
             True,
         ),
         ("search: word (webhook, ~1%)", {"q": "webhook"}, {"q": "webhook"}, True),
-        ("search: rare word (kerberos)", {"q": "kerberos"}, {"q": "kerberos"}, False),
-        ("search: common word (login)", {"q": "login"}, {"q": "login"}, False),
+        ("search: rare word (kerberos)", {"q": "kerberos"}, {"q": "kerberos"}, True),
+        ("search: common word (login)", {"q": "login"}, {"q": "login"}, True),
         (
             "search: two words",
             {"q": "checkout timeout"},
             {"q": "checkout timeout"},
-            False,
+            True,
         ),
         ("sort by due instant", {"o": due_column}, {"o": base_due}, True),
         (
