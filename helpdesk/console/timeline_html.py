@@ -6,7 +6,7 @@ reading it: every ``{{ }}`` is a variable lookup, a filter chain and an escape,
 and every ``{% url %}`` a reverse(). Here each entry is built once, with
 ``html.escape`` on every value that comes from the database, and the two links
 are reversed once per page. The markup is the one the template had; the page
-prints it with ``{% timeline_entries timeline %}`` (``templatetags/console_list``).
+prints it with ``{% timeline_entries timeline %}`` (``templatetags/console_page``).
 """
 
 from __future__ import annotations
