@@ -40,15 +40,12 @@ class Entry:
         return f"entry entry-{self.kind}"
 
 
-def role_of(user, groups: list[str] | None = None) -> str:
-    """What the author is to the ticket: their agent role(s), or customer.
-
-    ``groups``: their group names when read with them (else they are queried)."""
+def role_of(user, groups: list[str]) -> str:
+    """What the author is to the ticket: their agent role(s) (``groups``, their
+    group names, read with them), or customer."""
     if user is None:
         return "system"
-    if groups is None and user.is_staff:
-        groups = [group.name for group in user.groups.all()]
-    return _role(user.is_staff, user.is_superuser, groups or [])
+    return _role(user.is_staff, user.is_superuser, groups)
 
 
 def _role(is_staff: bool, is_superuser: bool, groups: list[str]) -> str:
